@@ -1,0 +1,391 @@
+"""Multi-hand tracking: stable ids, hysteresis and pose feedback for the crop centres.
+
+Per frame the node does::
+
+    dets = localizer.localize(depth, K)              # kpfusion_ros.localization
+    tracker.update(dets, stamp)                      # associate, create, delete
+    for tid, centre in tracker.predicted_centres().items():
+        joints, conf = run_network(crop_at(centre))
+        tracker.update_from_pose(tid, joints, conf)  # centre := joint mean
+    publish(tracker.confirmed_tracks())
+
+Units: millimetres, camera frame (x right, y down, z forward); ``stamp`` in seconds
+(any monotonic float; the ROS layer converts its ``Time``).
+
+Rules (all in :class:`TrackerConfig`):
+
+* association: tracks (at their current centre) and detections are matched by 3D
+  distance with an optimal assignment (Hungarian on the small matrix, pure Python),
+  pairs farther than ``gate_mm`` never match;
+* a matched track moves to the detection centre plus the offset last learnt between
+  the pose centre (joint mean) and the detection centre (``use_pose_offset``), so the
+  crop follows the motion *and* stays on the joint mean the network was trained with
+  (the localiser sees the front surface, the joints lie behind it);
+* an unmatched detection starts a *tentative* track; it is *confirmed* after
+  ``min_hits`` consecutive matched frames (counting its creation). A tentative track
+  that misses once is deleted; a confirmed track survives up to ``max_misses``
+  consecutive frames without a detection and is deleted at the next miss;
+* :meth:`HandTracker.update_from_pose` re-centres a track on the mean of its 21
+  joints; a pose whose confidence is below ``min_pose_confidence`` (or whose joint
+  mean is non-finite or jumps more than ``max_pose_jump_mm``) does not move it, and
+  ``max_low_confidence`` such poses in a row delete the track;
+* two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
+* ids are integers from 1, monotonic and never reused, even across :meth:`reset`
+  (unless ``reset(reset_ids=True)``);
+* time: a stamp earlier than the previous one (bag loop, simulated clock restart)
+  resets the tracks before the frame is processed; a forward gap longer than
+  ``max_gap_s`` (``None``: no limit) does the same (the tracks are stale).
+  Equal stamps are accepted. ``stamp=None`` disables both checks.
+
+Per-frame cost is a few microseconds per track; numpy only for the 3-vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["TrackerConfig", "Track", "HandTracker", "linear_assignment"]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Parameters of :class:`HandTracker` (lengths in mm, times in s)."""
+
+    #: Largest track-to-detection 3D distance that may be matched.
+    gate_mm: float = 80.0
+    #: Consecutive matched frames (creation included) before a track is confirmed.
+    min_hits: int = 3
+    #: Consecutive missed frames a confirmed track survives (deleted at the next one).
+    max_misses: int = 5
+    #: Pose confidence below this counts as a bad pose.
+    min_pose_confidence: float = 0.3
+    #: Consecutive bad poses that delete the track.
+    max_low_confidence: int = 3
+    #: A pose centre farther than this from the track centre is a bad pose.
+    max_pose_jump_mm: float = 150.0
+    #: Learn and apply the (pose centre − detection centre) offset on matched frames.
+    use_pose_offset: bool = True
+    #: Largest offset applied (mm); longer offsets are scaled down to this norm.
+    max_pose_offset_mm: float = 60.0
+    #: A good pose resets the miss counter (track survives localiser drop-outs).
+    pose_keeps_alive: bool = False
+    #: Tracks closer than this are duplicates (the younger one is deleted); 0 = off.
+    merge_mm: float = 40.0
+    #: A forward time gap longer than this resets the tracker; None = no limit.
+    max_gap_s: float | None = None
+    #: At most this many live tracks (new ones beyond it are not created).
+    max_tracks: int = 4
+
+    def __post_init__(self) -> None:
+        if self.gate_mm <= 0:
+            raise ValueError("gate_mm must be > 0")
+        if self.min_hits < 1 or self.max_misses < 0 or self.max_low_confidence < 1:
+            raise ValueError("need min_hits >= 1, max_misses >= 0, max_low_confidence >= 1")
+        if self.max_tracks < 0:
+            raise ValueError("max_tracks must be >= 0")
+
+
+@dataclass
+class Track:
+    """State of one tracked hand."""
+
+    id: int
+    #: Crop centre for the next frame, camera frame mm (3,).
+    centre_mm: np.ndarray
+    #: Last detection bbox in pixels (x, y, w, h), None if never given.
+    bbox: tuple[int, int, int, int] | None = None
+    #: Frames since creation (0 on the creation frame).
+    age: int = 0
+    #: Consecutive matched frames (creation counts as one).
+    hits: int = 1
+    #: Matched frames in total.
+    total_hits: int = 1
+    #: Consecutive frames without a matched detection.
+    misses: int = 0
+    confirmed: bool = False
+    #: Last pose confidence fed back, None before any.
+    confidence: float | None = None
+    #: Consecutive bad poses.
+    low_confidence: int = 0
+    #: Last accepted pose centre (joint mean), None before any.
+    pose_centre_mm: np.ndarray | None = None
+    #: Stamp of the last update (s) and of the last matched detection.
+    last_stamp: float | None = None
+    last_detection_stamp: float | None = None
+    #: Last matched detection centre (front-surface centroid), mm.
+    detection_centre_mm: np.ndarray | None = None
+    #: pose centre − detection centre, learnt on frames with both.
+    offset_mm: np.ndarray | None = field(default=None, repr=False)
+    #: Whether a detection was matched in the latest update.
+    matched: bool = False
+
+    @property
+    def center_mm(self) -> np.ndarray:  # US spelling alias
+        return self.centre_mm
+
+
+def _centre_of(det: Any) -> np.ndarray:
+    c = getattr(det, "centre_mm", None)
+    if c is None:
+        c = getattr(det, "center_mm", det)
+    c = np.asarray(c, dtype=np.float64).reshape(3)
+    return c
+
+
+def linear_assignment(cost: Sequence[Sequence[float]]) -> list[int]:
+    """Minimum-cost assignment of rows to columns (rows ≤ columns, finite costs).
+
+    Returns, per row, its column. O(n²m) Hungarian with potentials (pure Python; the
+    matrices here are a few hands wide).
+    """
+    n = len(cost)
+    if n == 0:
+        return []
+    m = len(cost[0])
+    if m < n:
+        raise ValueError("need rows <= columns")
+    INF = math.inf
+    u = [0.0] * (n + 1)
+    v = [0.0] * (m + 1)
+    p = [0] * (m + 1)
+    way = [0] * (m + 1)
+    for i in range(1, n + 1):
+        p[0] = i
+        j0 = 0
+        minv = [INF] * (m + 1)
+        used = [False] * (m + 1)
+        while True:
+            used[j0] = True
+            i0 = p[j0]
+            delta = INF
+            j1 = 0
+            row = cost[i0 - 1]
+            for j in range(1, m + 1):
+                if not used[j]:
+                    cur = row[j - 1] - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j] = cur
+                        way[j] = j0
+                    if minv[j] < delta:
+                        delta = minv[j]
+                        j1 = j
+            for j in range(m + 1):
+                if used[j]:
+                    u[p[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while True:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+            if j0 == 0:
+                break
+    ans = [-1] * n
+    for j in range(1, m + 1):
+        if p[j]:
+            ans[p[j] - 1] = j - 1
+    return ans
+
+
+def _match(tracks: list[np.ndarray], dets: list[np.ndarray], gate: float) -> list[tuple[int, int]]:
+    """Gated optimal matching: maximises matches within the gate, then minimises distance.
+
+    Square (n+m) matrix: real pairs cost d (≤ gate) or "forbidden", leaving a track or a
+    detection unmatched costs gate/2 each, so a pair is matched only when d < gate.
+    """
+    n, m = len(tracks), len(dets)
+    if n == 0 or m == 0:
+        return []
+    big = 1e6 * gate
+    N = n + m
+    cost = [[0.0] * N for _ in range(N)]
+    for i in range(n):
+        for j in range(m):
+            dist = float(np.linalg.norm(tracks[i] - dets[j]))
+            cost[i][j] = dist if dist <= gate else big
+        for k in range(n):
+            cost[i][m + k] = gate / 2 if k == i else big
+    for j in range(m):
+        for k in range(m):
+            cost[n + j][k] = gate / 2 if k == j else big
+    assign = linear_assignment(cost)
+    return [(i, assign[i]) for i in range(n) if assign[i] < m and cost[i][assign[i]] <= gate]
+
+
+class HandTracker:
+    """Tracks hands across frames (see the module docstring for the rules)."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._tracks: list[Track] = []
+        self._next_id = 1
+        self._last_stamp: float | None = None
+        self.resets = 0  # number of automatic + manual resets, for diagnostics
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def tracks(self) -> list[Track]:
+        """All live tracks (tentative and confirmed), by id."""
+        return list(self._tracks)
+
+    def confirmed_tracks(self) -> list[Track]:
+        return [t for t in self._tracks if t.confirmed]
+
+    def get(self, track_id: int) -> Track | None:
+        for t in self._tracks:
+            if t.id == track_id:
+                return t
+        return None
+
+    def predicted_centres(self, confirmed_only: bool = False) -> dict[int, np.ndarray]:
+        """Crop centres (mm, copies) for the next network pass, by track id.
+
+        By default tentative tracks (new detections) are included so that they get a
+        pose before being confirmed; publish only :meth:`confirmed_tracks`.
+        """
+        return {t.id: t.centre_mm.copy() for t in self._tracks if t.confirmed or not confirmed_only}
+
+    # ----------------------------------------------------------------- updates
+    def reset(self, reset_ids: bool = False) -> None:
+        """Drop every track. Ids keep increasing unless ``reset_ids``."""
+        self._tracks = []
+        self._last_stamp = None
+        self.resets += 1
+        if reset_ids:
+            self._next_id = 1
+
+    def update(self, detections: Iterable[Any], stamp: float | None = None) -> list[Track]:
+        """Associate this frame's detections and return the confirmed tracks.
+
+        ``detections``: objects with ``centre_mm`` (and optionally ``bbox``), e.g.
+        :class:`kpfusion_ros.localization.HandCandidate`, or plain 3-vectors (mm).
+        """
+        c = self.config
+        if stamp is not None:
+            stamp = float(stamp)
+            if self._last_stamp is not None:
+                dt = stamp - self._last_stamp
+                if dt < 0 or (c.max_gap_s is not None and dt > c.max_gap_s):
+                    self.reset()
+            self._last_stamp = stamp
+        dets = list(detections)
+        centres = [_centre_of(d) for d in dets]
+        order = [i for i, x in enumerate(centres) if np.all(np.isfinite(x))]
+        dets = [dets[i] for i in order]
+        centres = [centres[i] for i in order]
+
+        pairs = _match([t.centre_mm for t in self._tracks], centres, c.gate_mm)
+        matched_t = {i for i, _ in pairs}
+        matched_d = {j for _, j in pairs}
+
+        for t in self._tracks:
+            t.age += 1
+            t.matched = False
+            t.last_stamp = stamp
+        for i, j in pairs:
+            t = self._tracks[i]
+            det_c = centres[j]
+            t.detection_centre_mm = det_c.copy()
+            t.centre_mm = det_c + t.offset_mm if (c.use_pose_offset and t.offset_mm is not None) else det_c.copy()
+            bbox = getattr(dets[j], "bbox", None)
+            if bbox is not None:
+                t.bbox = tuple(int(b) for b in bbox)
+            t.hits += 1
+            t.total_hits += 1
+            t.misses = 0
+            t.matched = True
+            t.last_detection_stamp = stamp
+            if t.hits >= c.min_hits:
+                t.confirmed = True
+
+        survivors: list[Track] = []
+        for i, t in enumerate(self._tracks):
+            if i not in matched_t:
+                t.hits = 0
+                t.misses += 1
+                if not t.confirmed or t.misses > c.max_misses:
+                    continue
+            survivors.append(t)
+        self._tracks = survivors
+
+        for j, det_c in enumerate(centres):
+            if j in matched_d or len(self._tracks) >= c.max_tracks:
+                continue
+            bbox = getattr(dets[j], "bbox", None)
+            t = Track(
+                id=self._next_id,
+                centre_mm=det_c.copy(),
+                bbox=tuple(int(b) for b in bbox) if bbox is not None else None,
+                confirmed=c.min_hits <= 1,
+                last_stamp=stamp,
+                last_detection_stamp=stamp,
+                detection_centre_mm=det_c.copy(),
+                matched=True,
+            )
+            self._next_id += 1
+            self._tracks.append(t)
+
+        self._merge_duplicates()
+        return self.confirmed_tracks()
+
+    def update_from_pose(self, track_id: int, joints_mm, confidence: float = 1.0) -> bool:
+        """Feed the network's joints (21×3 mm) back; the centre becomes their mean.
+
+        Returns False when the track does not exist or was just deleted for low
+        confidence, True otherwise.
+        """
+        c = self.config
+        t = self.get(track_id)
+        if t is None:
+            return False
+        j = np.asarray(joints_mm, dtype=np.float64).reshape(-1, 3)
+        ok = np.isfinite(j).all(axis=1)
+        centre = j[ok].mean(axis=0) if ok.any() else None
+        conf = float(confidence) if confidence is not None and np.isfinite(confidence) else 0.0
+        t.confidence = conf
+        good = (
+            centre is not None
+            and conf >= c.min_pose_confidence
+            and float(np.linalg.norm(centre - t.centre_mm)) <= c.max_pose_jump_mm
+        )
+        if not good:
+            t.low_confidence += 1
+            if t.low_confidence >= c.max_low_confidence:
+                self._tracks.remove(t)
+                return False
+            return True
+        t.low_confidence = 0
+        t.centre_mm = centre
+        t.pose_centre_mm = centre.copy()
+        if t.matched and t.detection_centre_mm is not None:
+            off = centre - t.detection_centre_mm
+            norm = float(np.linalg.norm(off))
+            if norm > c.max_pose_offset_mm:
+                off *= c.max_pose_offset_mm / norm
+            t.offset_mm = off
+        if c.pose_keeps_alive:
+            t.misses = 0
+        self._merge_duplicates()
+        return self.get(track_id) is not None
+
+    # ----------------------------------------------------------------- helpers
+    def _merge_duplicates(self) -> None:
+        md = self.config.merge_mm
+        if md <= 0 or len(self._tracks) < 2:
+            return
+        # Older (lower id) first; a confirmed track beats a tentative one.
+        ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, t.id))
+        kept: list[Track] = []
+        for t in ranked:
+            if all(np.linalg.norm(t.centre_mm - k.centre_mm) >= md for k in kept):
+                kept.append(t)
+        keep_ids = {t.id for t in kept}
+        self._tracks = [t for t in self._tracks if t.id in keep_ids]

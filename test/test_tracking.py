@@ -1,0 +1,192 @@
+"""Hand tracker: ids, association, hysteresis, pose feedback, time jumps."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kpfusion_ros.localization import HandCandidate
+from kpfusion_ros.tracking import HandTracker, Track, TrackerConfig, linear_assignment
+
+
+def det(x, y=0.0, z=600.0, bbox=(10, 20, 30, 40)):
+    return HandCandidate(centre_mm=np.array([x, y, z], float), bbox=bbox, pixel_count=100,
+                         mean_depth_mm=z, score=1.0)
+
+
+def ids(tracks):
+    return [t.id for t in tracks]
+
+
+def test_stable_ids_with_small_motion():
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    out = tr.update([det(0.0), det(200.0)], stamp=0.0)
+    first = ids(out)
+    assert first == [1, 2]
+    for k in range(1, 30):
+        out = tr.update([det(200.0 + 10 * k, 5.0 * k), det(0.0 + 10 * k)], stamp=k / 30)
+        assert ids(out) == first
+    by_id = {t.id: t for t in out}
+    assert np.allclose(by_id[1].centre_mm, [290.0, 0.0, 600.0])
+    assert np.allclose(by_id[2].centre_mm, [490.0, 145.0, 600.0])
+    assert by_id[1].bbox == (10, 20, 30, 40) and by_id[1].age == 29 and by_id[1].hits == 30
+
+
+def test_crossing_hands_keep_ids():
+    tr = HandTracker(TrackerConfig(min_hits=1, gate_mm=80.0))
+    # Same depth, 60 mm apart vertically, crossing in x at 20 mm per frame.
+    for k in range(21):
+        a = det(-200.0 + 20 * k, 0.0)
+        b = det(200.0 - 20 * k, 60.0)
+        dets = [a, b] if k % 2 else [b, a]  # detection order must not matter
+        out = tr.update(dets, stamp=float(k))
+        by_id = {t.id: t.centre_mm for t in out}
+        assert set(by_id) == {1, 2}
+        # Created at k = 0 in the order [b, a]: b is 1, a is 2.
+        assert np.allclose(by_id[2], a.centre_mm) and np.allclose(by_id[1], b.centre_mm)
+    # Paths crossing in the image at different depths: 3D distance keeps them apart.
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    for k in range(21):
+        a = det(-200.0 + 20 * k, 0.0, 500.0)
+        b = det(200.0 - 20 * k, 0.0, 650.0)
+        out = tr.update([b, a], stamp=float(k))
+        by_id = {t.id: t.centre_mm for t in out}
+        assert np.allclose(by_id[1], b.centre_mm) and np.allclose(by_id[2], a.centre_mm)
+
+
+def test_gate_creates_new_track_for_jumps():
+    tr = HandTracker(TrackerConfig(min_hits=1, max_misses=0, gate_mm=80.0))
+    tr.update([det(0.0)], 0.0)
+    out = tr.update([det(100.0)], 0.1)  # 100 mm > gate: old track dropped, new id
+    assert ids(out) == [2]
+
+
+def test_confirmation_hysteresis():
+    tr = HandTracker(TrackerConfig(min_hits=3, max_misses=2))
+    assert tr.update([det(0.0)], 0.0) == []
+    assert len(tr.tracks) == 1 and not tr.tracks[0].confirmed
+    assert tr.update([det(5.0)], 0.1) == []
+    assert ids(tr.update([det(10.0)], 0.2)) == [1]  # third consecutive hit
+    # A tentative track that misses once is dropped; its id is not reused.
+    tr.update([det(10.0), det(300.0)], 0.3)
+    assert ids(tr.tracks) == [1, 2]
+    tr.update([det(10.0)], 0.4)
+    assert ids(tr.tracks) == [1]
+    tr.update([det(10.0), det(300.0)], 0.5)
+    assert ids(tr.tracks) == [1, 3]
+    # predicted centres include tentative tracks unless asked otherwise.
+    assert set(tr.predicted_centres()) == {1, 3}
+    assert set(tr.predicted_centres(confirmed_only=True)) == {1}
+
+
+def test_deletion_after_max_misses_not_before():
+    tr = HandTracker(TrackerConfig(min_hits=1, max_misses=3))
+    tr.update([det(0.0)], 0.0)
+    for k in range(1, 4):  # three misses: still alive (coasting)
+        out = tr.update([], float(k))
+        assert ids(out) == [1] and out[0].misses == k
+    assert tr.update([det(0.0)], 4.0)[0].misses == 0  # a hit resets the counter
+    for k in range(5, 8):
+        assert ids(tr.update([], float(k))) == [1]
+    assert tr.update([], 8.0) == []  # fourth consecutive miss
+    assert tr.tracks == []
+    assert ids(tr.update([det(0.0)], 9.0)) == [2]
+
+
+def test_ids_never_reused():
+    rng = np.random.default_rng(0)
+    tr = HandTracker(TrackerConfig(min_hits=1, max_misses=1))
+    seen: list[int] = []
+    for k in range(200):
+        dets = [det(*rng.uniform(-400, 400, 2)) for _ in range(rng.integers(0, 3))]
+        for t in tr.update(dets, float(k)):
+            if t.id not in seen:
+                seen.append(t.id)
+        if k == 100:
+            tr.reset()
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    tr.reset(reset_ids=True)
+    assert ids(tr.update([det(0.0)], 0.0)) == [1]
+
+
+def test_time_going_backwards_resets():
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    tr.update([det(0.0)], 10.0)
+    tr.update([det(0.0)], 10.0)  # equal stamp is fine
+    assert ids(tr.tracks) == [1]
+    out = tr.update([det(0.0)], 5.0)  # bag loop
+    assert ids(out) == [2] and out[0].hits == 1
+    assert ids(tr.update([det(0.0)], 5.1)) == [2]
+    # Optional forward gap limit.
+    tr = HandTracker(TrackerConfig(min_hits=1, max_gap_s=1.0))
+    tr.update([det(0.0)], 0.0)
+    assert ids(tr.update([det(0.0)], 0.5)) == [1]
+    assert ids(tr.update([det(0.0)], 5.0)) == [2]
+    # No stamps: no checks.
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    tr.update([det(0.0)])
+    assert ids(tr.update([det(1.0)])) == [1]
+
+
+def test_pose_feedback_recentres_and_learns_offset():
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    tr.update([det(0.0)], 0.0)
+    joints = np.random.default_rng(1).normal(size=(21, 3)) * 20 + np.array([0.0, 0.0, 615.0])
+    assert tr.update_from_pose(1, joints, 0.9)
+    assert np.allclose(tr.predicted_centres()[1], joints.mean(axis=0))
+    # Next frame the detection (front surface) moved by +30 mm in x: the crop centre is
+    # the detection plus the learnt (joint mean - detection) offset.
+    out = tr.update([det(30.0)], 0.1)
+    assert np.allclose(out[0].centre_mm, np.array([30.0, 0.0, 600.0]) + (joints.mean(axis=0) - [0.0, 0.0, 600.0]))
+    # Coasting (no detection): the pose alone moves the centre.
+    tr.update([], 0.2)
+    assert tr.update_from_pose(1, joints + [40.0, 0.0, 0.0], 0.9)
+    assert np.allclose(tr.get(1).centre_mm, joints.mean(axis=0) + [40.0, 0.0, 0.0])
+    assert not tr.update_from_pose(99, joints, 1.0)
+
+
+def test_low_confidence_drops_track():
+    tr = HandTracker(TrackerConfig(min_hits=1, max_low_confidence=3, min_pose_confidence=0.3))
+    tr.update([det(0.0)], 0.0)
+    centre = tr.get(1).centre_mm.copy()
+    joints = np.tile([500.0, 0.0, 600.0], (21, 1))  # far away and low confidence: ignored
+    assert tr.update_from_pose(1, joints, 0.1)
+    assert np.allclose(tr.get(1).centre_mm, centre)
+    assert tr.update_from_pose(1, np.full((21, 3), np.nan), 0.9)  # non-finite: bad
+    assert tr.update_from_pose(1, np.tile([0.0, 0.0, 610.0], (21, 1)), 0.9)  # good: counter reset
+    for k in range(2):
+        assert tr.update_from_pose(1, joints, 0.05)
+    assert not tr.update_from_pose(1, joints, 0.05)  # third bad pose in a row
+    assert tr.tracks == [] and tr.update([], 0.1) == []
+
+
+def test_duplicates_merge_and_max_tracks():
+    tr = HandTracker(TrackerConfig(min_hits=1, merge_mm=40.0, max_tracks=2))
+    tr.update([det(0.0), det(100.0), det(300.0)], 0.0)
+    assert ids(tr.tracks) == [1, 2]
+    # Both poses converge on the same hand: the younger track goes.
+    tr.update_from_pose(1, np.tile([50.0, 0.0, 600.0], (21, 1)), 0.9)
+    tr.update_from_pose(2, np.tile([60.0, 0.0, 600.0], (21, 1)), 0.9)
+    assert ids(tr.tracks) == [1]
+
+
+def test_plain_vector_detections_and_nan_ignored():
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    out = tr.update([np.array([0.0, 0.0, 500.0]), [np.nan, 0.0, 0.0]], 0.0)
+    assert ids(out) == [1] and out[0].bbox is None
+    assert isinstance(out[0], Track)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(0, 10_000))
+def test_linear_assignment_is_optimal(n, m, seed):
+    if n > m:
+        n, m = m, n
+    cost = np.random.default_rng(seed).uniform(0, 100, (n, m))
+    got = linear_assignment(cost.tolist())
+    assert len(set(got)) == n
+    best = min(sum(cost[i, p[i]] for i in range(n)) for p in itertools.permutations(range(m), n))
+    assert sum(cost[i, got[i]] for i in range(n)) == pytest.approx(best)
