@@ -1,0 +1,135 @@
+"""The kpfusion node's parameters: one typed dataclass, the single source of defaults.
+
+The node declares one ROS parameter per field (with the field's description and
+read-only flag in its ParameterDescriptor); ``config/kpfusion.yaml`` and the
+README's table list the same names and defaults, and a test keeps them equal.
+ROS-free so that the YAML can be checked without ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+
+REALSENSE_NS = "/camera/camera"
+
+
+def _p(default, description: str, *, read_only: bool = False, choices: tuple = ()):
+    return field(default=default, metadata={"description": description, "read_only": read_only,
+                                             "choices": choices})
+
+
+@dataclass
+class NodeConfig:
+    # --- inputs -----------------------------------------------------------------------------
+    color_topic: str = _p(f"{REALSENSE_NS}/color/image_raw",
+                          "Color image (rgb8, bgr8, rgba8, bgra8 or mono8); realsense-ros default.", read_only=True)
+    depth_topic: str = _p(f"{REALSENSE_NS}/aligned_depth_to_color/image_raw",
+                          "Depth registered to the color camera (16UC1 mm or 32FC1 m, REP 118).", read_only=True)
+    camera_info_topic: str = _p(f"{REALSENSE_NS}/color/camera_info",
+                                "CameraInfo of the color camera (intrinsics of the aligned depth too).",
+                                read_only=True)
+    qos_reliability: str = _p("best_effort", "Subscription reliability: best_effort receives from both best-effort "
+                              "and reliable publishers; reliable only from reliable ones.", read_only=True,
+                              choices=("best_effort", "reliable"))
+    qos_depth: int = _p(5, "Subscription history depth (KEEP_LAST).", read_only=True)
+    queue_size: int = _p(10, "message_filters synchronizer queue size per input.", read_only=True)
+    slop: float = _p(0.05, "Approximate synchronization window in seconds (float).", read_only=True)
+    exact_sync: bool = _p(False, "Use exact time synchronization instead of approximate.", read_only=True)
+    use_rectified_intrinsics: bool = _p(False, "Read intrinsics from P (rectified images) instead of K.")
+    resolution_mismatch: str = _p("resize", "When depth and color sizes differ: 'resize' the registered depth "
+                                  "to the color size (nearest), or 'reject' the frame.", choices=("resize", "reject"))
+    topic_timeout: float = _p(5.0, "Warn (throttled, naming the topic) when an input has sent nothing for this "
+                              "many seconds.")
+    max_future_s: float = _p(2.0, "Frames stamped further than this ahead of the node's clock are skipped.")
+    # --- model --------------------------------------------------------------------------------
+    model_path: str = _p("", "Model checkpoint; empty = the shipped weights (share/kpfusion_ros/models).",
+                         read_only=True)
+    device: str = _p("auto", "auto, cpu, cuda or cuda:N; falls back to the CPU (logged) without CUDA.",
+                     read_only=True)
+    fp16: bool = _p(False, "Half precision inference (CUDA only).", read_only=True)
+    cube_size: float = _p(0.25, "Edge of the metric crop cube around each hand, metres.", read_only=True)
+    # --- finding hands ------------------------------------------------------------------------
+    max_hands: int = _p(2, "Most hands estimated per frame.")
+    min_range: float = _p(0.2, "Nearest depth searched for hands, metres.")
+    max_range: float = _p(1.2, "Farthest depth searched for hands, metres.")
+    refine_iterations: int = _p(1, "Re-crops around the predicted joint mean, each with another forward pass.")
+    min_confidence: float = _p(0.2, "Poses below this confidence do not re-centre their track.")
+    # --- outputs -------------------------------------------------------------------------------
+    publish_tf: bool = _p(True, "Broadcast one TF frame per joint: <tf_prefix>hand_<id>/<joint>.")
+    tf_prefix: str = _p("", "Prefix of the joint TF frames (no leading slash).")
+    publish_markers: bool = _p(True, "Publish RViz markers on ~/markers.")
+    marker_lifetime: float = _p(0.5, "Marker lifetime in seconds (0 = forever).")
+    diagnostics_period: float = _p(1.0, "Seconds between diagnostics messages on /diagnostics.")
+
+    @classmethod
+    def field_specs(cls):
+        """(name, default, type, description, read_only, choices) for every parameter."""
+        out = []
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            out.append((f.name, default, type(default), f.metadata["description"], f.metadata["read_only"],
+                        f.metadata["choices"]))
+        return out
+
+    def validate(self) -> list[str]:
+        """Reasons this configuration is invalid (empty when valid)."""
+        errs = []
+        for name, _, _, _, _, choices in self.field_specs():
+            if choices and getattr(self, name) not in choices:
+                errs.append(f"{name} must be one of {list(choices)}, not {getattr(self, name)!r}")
+        if self.qos_depth < 1:
+            errs.append("qos_depth must be >= 1")
+        if self.queue_size < 1:
+            errs.append("queue_size must be >= 1")
+        if not self.slop > 0:
+            errs.append("slop must be > 0 seconds")
+        if not 1 <= self.max_hands <= 8:
+            errs.append("max_hands must be in [1, 8]")
+        if not 0 < self.min_range < self.max_range:
+            errs.append("need 0 < min_range < max_range (metres)")
+        if self.max_range > 10:
+            errs.append("max_range above 10 m: the value looks like millimetres; use metres")
+        if not 0 <= self.refine_iterations <= 5:
+            errs.append("refine_iterations must be in [0, 5]")
+        if not 0.05 <= self.cube_size <= 1.0:
+            errs.append("cube_size must be in [0.05, 1.0] metres")
+        if not 0 <= self.min_confidence <= 1:
+            errs.append("min_confidence must be in [0, 1]")
+        if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
+            errs.append("marker_lifetime must be >= 0, topic_timeout and diagnostics_period > 0")
+        if self.tf_prefix.startswith("/"):
+            errs.append("tf_prefix must not start with '/' (tf2 frame ids cannot)")
+        dev = self.device.strip().lower()
+        if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+            errs.append(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
+        return errs
+
+
+def yaml_text(node_name: str = "kpfusion") -> str:
+    """The parameter file with every parameter, its default and its description."""
+    lines = [
+        "# Parameters of the kpfusion node (kpfusion_ros). Every parameter with its default.",
+        "# Generated from kpfusion_ros/node_config.py (`python -m kpfusion_ros.node_config`);",
+        "# a test checks that this file and the code agree. (ro) = read-only after start.",
+        "/**:",
+        "  ros__parameters:",
+    ]
+    for name, default, typ, desc, ro, choices in NodeConfig.field_specs():
+        note = f"{desc}{' (ro)' if ro else ''}"
+        if choices:
+            note += f" One of: {', '.join(choices)}."
+        lines.append(f"    # {note}")
+        if typ is bool:
+            val = "true" if default else "false"
+        elif typ is str:
+            val = f'"{default}"'
+        elif typ is float:
+            val = repr(float(default))
+        else:
+            val = str(default)
+        lines.append(f"    {name}: {val}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(yaml_text(), end="")

@@ -1,0 +1,228 @@
+"""Per-frame hand pose estimation on full RGB-D frames, ROS-free.
+
+The node, the offline bag processor and the evaluation's "real use" protocol all
+run this: find hands in the depth image (:mod:`kpfusion_ros.localization`), keep
+stable ids (:mod:`kpfusion_ros.tracking`), crop every hand of the frame and run
+the network once on the whole batch, optionally re-crop around the predicted
+joint mean and run again (``refine_iterations``), and map the predictions back
+to camera-frame metres and image pixels (:mod:`kpfusion_ros.preprocessing`).
+
+Confidence. The network has no confidence output. Per joint we use the
+agreement between the last two supervised poses of the network (a joint the
+last stage had to move far is one the network is unsure of):
+``exp(−‖p_last − p_prev‖ / confidence_scale_mm)``; models with one pose
+(depth-only) use the distance between the AWR initial pose and the final pose,
+which is 0 for them, i.e. confidence 1. The overall confidence is the median
+joint confidence times the fraction of foreground pixels the crop expected
+(a crop with almost no depth is not trusted). Both are heuristics and are
+documented as such.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from kpfusion_ros.hand import HandEstimate
+from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
+from kpfusion_ros.preprocessing import CropConfig, crop_hands, predictions_to_camera
+from kpfusion_ros.tracking import HandTracker, TrackerConfig
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "kpfusion_lite.pt"
+
+
+@dataclass
+class PipelineConfig:
+    """Settings of :class:`HandPosePipeline` (the node's parameters map onto these)."""
+
+    model_path: str = ""  # "" = the shipped weights; "random:<preset>" = untrained weights (tests)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    fp16: bool = False  # half precision on CUDA only
+    max_hands: int = 2
+    min_range_m: float = 0.2
+    max_range_m: float = 1.2
+    refine_iterations: int = 1
+    cube_mm: float = 250.0
+    confidence_scale_mm: float = 10.0
+    min_confidence: float = 0.2  # poses below this do not re-centre tracks
+    seed: int = 0  # point-sampling generator seed (deterministic output for a given input)
+    localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+class ModelLoadError(RuntimeError):
+    """The model file is missing, corrupt or incompatible; the message says which and where."""
+
+
+def default_model_path() -> Optional[Path]:
+    """The shipped weights: ``share/kpfusion_ros/models`` of a ROS install, else ``models/`` of the source tree."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("kpfusion_ros")) / "models" / MODEL_FILE)
+    except Exception:
+        pass
+    candidates.append(Path(__file__).resolve().parents[1] / "models" / MODEL_FILE)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def resolve_device(requested: str) -> tuple[torch.device, Optional[str]]:
+    """The device to use and, when the request could not be honoured, a warning saying so."""
+    req = (requested or "auto").strip().lower()
+    if req == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu"), None
+    if req == "cpu":
+        return torch.device("cpu"), None
+    if req.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return torch.device("cpu"), f"device '{requested}' requested but CUDA is not available: using the CPU"
+        dev = torch.device(req)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            return torch.device("cuda:0"), (f"device '{requested}' does not exist "
+                                            f"({torch.cuda.device_count()} CUDA device(s)): using cuda:0")
+        return dev, None
+    raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not '{requested}'")
+
+
+def load_model(path: str, device: torch.device):
+    """Load a model for inference. Returns (model, model_config, description)."""
+    from kpfusion_ros.model import build_model, preset
+
+    if path.startswith("random:"):
+        name = path.split(":", 1)[1] or "lite"
+        torch.manual_seed(0)
+        cfg = preset(name)
+        model = build_model(cfg)
+        desc = f"UNTRAINED random weights of preset '{name}' (poses are meaningless)"
+    else:
+        from kpfusion_ros.checkpoint import load_checkpoint
+
+        p = Path(path)
+        if not p.is_file():
+            raise ModelLoadError(f"model file not found: {p}")
+        try:
+            model, cfg, meta = load_checkpoint(str(p), map_location="cpu")
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # corrupt, truncated or incompatible
+            raise ModelLoadError(f"cannot load model file {p}: {exc}") from exc
+        desc = f"{p} ({cfg.arch}, {meta.get('provenance', {}).get('name', 'no provenance')})" if isinstance(meta, dict) else str(p)
+    model.eval().to(device)
+    return model, cfg, desc
+
+
+@dataclass
+class FrameResult:
+    hands: list[HandEstimate]
+    detections: int
+    timings_ms: dict
+
+
+class HandPosePipeline:
+    """Localise, track and estimate every hand of a frame with one batched forward pass per iteration."""
+
+    def __init__(self, cfg: PipelineConfig = PipelineConfig(), model=None, model_cfg=None):
+        self.cfg = cfg
+        self.device, self.device_warning = resolve_device(cfg.device)
+        if model is None:
+            path = cfg.model_path or (str(default_model_path()) if default_model_path() else "random:lite")
+            model, model_cfg, self.model_description = load_model(path, self.device)
+        else:
+            model.eval().to(self.device)
+            self.model_description = "model given in code"
+        self.model, self.model_cfg = model, model_cfg
+        self.untrained = self.model_description.startswith("UNTRAINED")
+        self.half = bool(cfg.fp16 and self.device.type == "cuda")
+        if self.half:
+            self.model.half()
+        bgr = getattr(model_cfg, "rgb_input", "bgr01").startswith("bgr")
+        self.crop_cfg = CropConfig(crop_size=int(getattr(model_cfg, "crop_size", 128)),
+                                   num_points=int(getattr(model_cfg, "num_points", 1024)),
+                                   cube_mm=(cfg.cube_mm,) * 3, bgr=bgr)
+        loc = cfg.localizer
+        loc = type(loc)(**{**loc.__dict__, "min_range_mm": cfg.min_range_m * 1000.0,
+                           "max_range_mm": cfg.max_range_m * 1000.0, "max_hands": cfg.max_hands})
+        self.localizer = HandLocalizer(loc)
+        self.tracker = HandTracker(cfg.tracker)
+        self.generator = torch.Generator(device="cpu")
+
+    # -- the network on a batch of centres -------------------------------------------------------
+    @torch.inference_mode()
+    def estimate(self, rgb: np.ndarray, depth_mm: np.ndarray, cam, centres_mm: np.ndarray):
+        """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch)."""
+        self.generator.manual_seed(self.cfg.seed)
+        batch = crop_hands(rgb, depth_mm, centres_mm, cam, self.crop_cfg, generator=self.generator,
+                           color_order="rgb", device=self.device)
+        inputs = batch.network_inputs()
+        if self.half:
+            inputs = tuple(t.half() if t.is_floating_point() else t for t in inputs)
+        out = self.model(*inputs)
+        final = out.final.float()
+        prev = (out.poses[-2] if len(out.poses) >= 2 else out.initial).float()
+        dist_mm = torch.linalg.norm((final - prev) * (batch.cube.unsqueeze(1) / 2), dim=-1)
+        joint_conf = torch.exp(-dist_mm / self.cfg.confidence_scale_mm)
+        joints_m, pixels = predictions_to_camera(final, batch)
+        expected = float(self.crop_cfg.crop_size ** 2) * 0.05
+        fg = torch.clamp(batch.num_foreground.to(final) / expected, max=1.0)
+        overall = joint_conf.median(dim=1).values * fg * batch.valid.to(final)
+        return (joints_m.double().cpu().numpy(), pixels.double().cpu().numpy(),
+                joint_conf.cpu().numpy(), overall.cpu().numpy(), batch)
+
+    def process(self, rgb: np.ndarray, depth_mm: np.ndarray, cam, stamp: Optional[float] = None) -> FrameResult:
+        """One frame: H×W×3 uint8 RGB, H×W float32 mm (0 invalid), cam (fx, fy, cx, cy), stamp in seconds."""
+        t0 = time.perf_counter()
+        detections = self.localizer.localize(depth_mm, cam)
+        t1 = time.perf_counter()
+        self.tracker.update(detections, stamp)
+        centres = self.tracker.predicted_centres()
+        timings = {"localize": (t1 - t0) * 1e3}
+        if not centres:
+            timings["network"] = 0.0
+            return FrameResult([], len(detections), timings)
+        ids = list(centres)
+        c = np.stack([centres[i] for i in ids]).astype(np.float64)
+        t2 = time.perf_counter()
+        for it in range(1 + max(0, int(self.cfg.refine_iterations))):
+            joints_m, pixels, jconf, overall, batch = self.estimate(rgb, depth_mm, cam, c)
+            if it < self.cfg.refine_iterations:
+                mean = np.nanmean(joints_m, axis=1) * 1000.0
+                ok = np.all(np.isfinite(mean), axis=1) & (overall >= self.cfg.min_confidence)
+                c = np.where(ok[:, None], mean, c)
+        timings["network"] = (time.perf_counter() - t2) * 1e3
+        by_id = {}
+        for k, tid in enumerate(ids):
+            self.tracker.update_from_pose(tid, joints_m[k] * 1000.0, float(overall[k]))
+            by_id[tid] = k
+        hands = []
+        h, w = depth_mm.shape[:2]
+        bounds = batch.bounds.cpu().numpy()
+        for tr in self.tracker.confirmed_tracks():
+            k = by_id.get(tr.id)
+            if k is None or not bool(batch.valid[k]):
+                continue
+            x0, x1, y0, y1 = (int(v) for v in bounds[k])
+            if bool(batch.mirrored[k]):
+                x0, x1 = w - x1, w - x0
+            x0c, y0c = max(x0, 0), max(y0, 0)
+            roi = (x0c, y0c, max(min(x1, w) - x0c, 0), max(min(y1, h) - y0c, 0))
+            hands.append(HandEstimate(track_id=int(tr.id), joints_m=joints_m[k], pixels=pixels[k],
+                                      joint_confidence=jconf[k], confidence=float(overall[k]),
+                                      center_m=c[k] / 1000.0, roi=roi))
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return FrameResult(hands, len(detections), timings)
+
+    def reset(self) -> None:
+        self.tracker.reset()

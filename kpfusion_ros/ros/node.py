@@ -1,0 +1,422 @@
+"""The kpfusion node: synchronized RGB-D in; hand poses, RViz markers and TF out.
+
+A lifecycle node (``rclpy.lifecycle``): *configure* reads and validates the
+parameters and loads the model (a missing, corrupt or incompatible model file
+fails the transition with a clear message), *activate* subscribes, *deactivate*
+unsubscribes and clears the markers. ``main()`` configures and activates by
+itself unless ``--no-autostart`` is given, so ``ros2 run`` and launch files
+work without a lifecycle manager.
+
+Threading. The synchronizer callback only converts nothing and stores the newest
+synchronized (color, depth, camera_info) set in a one-slot mailbox; a worker
+thread runs the network on it. A set that is replaced before the worker took it
+is dropped and counted, so when the network is slower than the camera the node
+works on the newest frame and latency stays bounded; the executor is never
+blocked by inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_event import SubscriptionEventCallbacks
+from sensor_msgs.msg import CameraInfo, Image
+from visualization_msgs.msg import MarkerArray
+
+import message_filters
+from cv_bridge import CvBridge
+from tf2_ros import TransformBroadcaster
+
+from kpfusion_ros.msg import HandPoseArray
+from kpfusion_ros.node_config import NodeConfig
+from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig
+from kpfusion_ros.ros.conversions import (FrameError, align_depth_to_color, color_to_rgb, depth_to_mm,
+                                          intrinsics_from_info)
+from kpfusion_ros.draw import draw_hands
+from kpfusion_ros.ros.markers import MarkerPublisherState, delete_all
+from kpfusion_ros.ros.messages import hand_pose_array_msg
+from kpfusion_ros.ros.tf_frames import hand_transforms
+
+THROTTLE_S = 5.0
+
+
+def _stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class _Mailbox:
+    """One slot holding the newest frame set; replacing an untaken set counts a drop."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._item = None
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, item) -> None:
+        with self._cv:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cv.notify()
+
+    def take(self, timeout: float = 0.1):
+        with self._cv:
+            if self._item is None and not self._closed:
+                self._cv.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._item = None
+            self._cv.notify_all()
+
+    def pending(self) -> int:
+        with self._cv:
+            return 0 if self._item is None else 1
+
+
+class KPFusionNode(LifecycleNode):
+    def __init__(self, node_name: str = "kpfusion", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, default, typ, desc, ro, choices in NodeConfig.field_specs():
+            text = desc + (f" One of: {', '.join(choices)}." if choices else "")
+            self.declare_parameter(name, default, ParameterDescriptor(description=text, read_only=ro))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.cfg = self._read_config()
+        self.bridge = CvBridge()
+        self.pipeline: Optional[HandPosePipeline] = None
+        self._pipeline_lock = threading.Lock()
+        self._subs: list = []
+        self._sync = None
+        self._worker: Optional[threading.Thread] = None
+        self._mailbox = _Mailbox()
+        self._timers: list = []
+        self._markers = MarkerPublisherState()
+        self._reset_stats()
+
+    # -- parameters -----------------------------------------------------------------------------
+    def _read_config(self) -> NodeConfig:
+        values = {name: self.get_parameter(name).value for name, *_ in NodeConfig.field_specs()}
+        return NodeConfig(**values)
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        changes = {p.name: p.value for p in params}
+        try:
+            candidate = replace(self.cfg, **changes) if hasattr(self, "cfg") else NodeConfig(**changes)
+        except TypeError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        errs = candidate.validate()
+        if errs:
+            return SetParametersResult(successful=False, reason="; ".join(errs))
+        if hasattr(self, "cfg"):
+            self.cfg = candidate
+            self._apply_live_parameters()
+        return SetParametersResult(successful=True)
+
+    def _apply_live_parameters(self) -> None:
+        p = self.pipeline
+        if p is None:
+            return
+        with self._pipeline_lock:
+            p.cfg = self._pipeline_config()
+            loc = p.localizer.config if hasattr(p.localizer, "config") else None
+            if loc is not None:
+                p.localizer.config = replace(loc, min_range_mm=self.cfg.min_range * 1000.0,
+                                             max_range_mm=self.cfg.max_range * 1000.0, max_hands=self.cfg.max_hands)
+
+    def _pipeline_config(self) -> PipelineConfig:
+        c = self.cfg
+        return PipelineConfig(model_path=c.model_path, device=c.device, fp16=c.fp16, max_hands=c.max_hands,
+                              min_range_m=c.min_range, max_range_m=c.max_range,
+                              refine_iterations=c.refine_iterations, cube_mm=c.cube_size * 1000.0,
+                              min_confidence=c.min_confidence)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.cfg = self._read_config()
+        errs = self.cfg.validate()
+        if errs:
+            self.get_logger().error("invalid parameters: " + "; ".join(errs))
+            return TransitionCallbackReturn.FAILURE
+        try:
+            self.pipeline = HandPosePipeline(self._pipeline_config())
+        except (ModelLoadError, ValueError) as exc:
+            self.get_logger().error(f"cannot configure: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        if self.pipeline.device_warning:
+            self.get_logger().warn(self.pipeline.device_warning)
+        log = self.get_logger().warn if self.pipeline.untrained else self.get_logger().info
+        log(f"model: {self.pipeline.model_description} on {self.pipeline.device}"
+            f"{' (fp16)' if self.pipeline.half else ''}")
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.pub_poses = self.create_publisher(HandPoseArray, "~/hand_poses", reliable)
+        self.pub_markers = self.create_publisher(MarkerArray, "~/markers", reliable)
+        self.pub_debug = self.create_publisher(Image, "~/debug_image", reliable)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        self.tf_broadcaster = TransformBroadcaster(self)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        c = self.cfg
+        qos = QoSProfile(depth=c.qos_depth, history=HistoryPolicy.KEEP_LAST,
+                         reliability=(ReliabilityPolicy.BEST_EFFORT if c.qos_reliability == "best_effort"
+                                      else ReliabilityPolicy.RELIABLE))
+        self._subs = []
+        for topic, typ in ((c.color_topic, Image), (c.depth_topic, Image), (c.camera_info_topic, CameraInfo)):
+            events = SubscriptionEventCallbacks(incompatible_qos=self._qos_warning(topic))
+            sub = message_filters.Subscriber(self, typ, topic, qos_profile=qos, event_callbacks=events)
+            sub.registerCallback(self._count_arrival, topic)
+            self._subs.append(sub)
+        if c.exact_sync:
+            self._sync = message_filters.TimeSynchronizer(self._subs, c.queue_size)
+        else:
+            self._sync = message_filters.ApproximateTimeSynchronizer(self._subs, c.queue_size, c.slop)
+        self._sync.registerCallback(self._on_frame_set)
+        self._mailbox = _Mailbox()
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name="kpfusion-inference", daemon=True)
+        self._worker.start()
+        self._timers = [self.create_timer(c.topic_timeout, self._watchdog),
+                        self.create_timer(c.diagnostics_period, self._publish_diagnostics)]
+        self._activated_at = time.monotonic()
+        self.get_logger().info(f"subscribed to {c.color_topic}, {c.depth_topic}, {c.camera_info_topic} "
+                               f"({c.qos_reliability}, {'exact' if c.exact_sync else f'approximate slop {c.slop}s'})")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        if self.cfg.publish_markers:
+            self.pub_markers.publish(delete_all(self._last_header()))
+        self._markers = MarkerPublisherState()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        for pub in (getattr(self, n, None) for n in ("pub_poses", "pub_markers", "pub_debug", "pub_diag")):
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self.pipeline = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_inputs(self) -> None:
+        self._running = False
+        self._mailbox.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        for t in self._timers:
+            self.destroy_timer(t)
+        self._timers = []
+        for sub in self._subs:
+            self.destroy_subscription(sub.sub)
+        self._subs = []
+        self._sync = None
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _reset_stats(self) -> None:
+        self.stats = {"sets_in": 0, "processed": 0, "bad_frames": 0, "skipped_stamp": 0, "published": 0}
+        self._arrivals: dict[str, float] = {}
+        self._arrival_counts: dict[str, int] = {}
+        self._latencies = deque(maxlen=300)
+        self._inference = deque(maxlen=300)
+        self._publish_times = deque(maxlen=300)
+        self._last_stamp_ns: Optional[int] = None
+        self._last_header_msg = None
+        self._activated_at = time.monotonic()
+
+    def _qos_warning(self, topic: str):
+        def cb(event) -> None:
+            self.get_logger().warn(
+                f"incompatible QoS on '{topic}' (policy {event.last_policy_kind}): no messages will be received; "
+                f"set qos_reliability to match the publisher (best_effort accepts both)",
+                throttle_duration_sec=THROTTLE_S)
+        return cb
+
+    def _count_arrival(self, msg, topic: str) -> None:
+        self._arrivals[topic] = time.monotonic()
+        self._arrival_counts[topic] = self._arrival_counts.get(topic, 0) + 1
+
+    def _watchdog(self) -> None:
+        now = time.monotonic()
+        c = self.cfg
+        for topic in (c.color_topic, c.depth_topic, c.camera_info_topic):
+            last = self._arrivals.get(topic, self._activated_at)
+            if now - last > c.topic_timeout:
+                never = topic not in self._arrivals
+                self.get_logger().warn(
+                    f"no message on '{topic}' for {now - last:.0f} s{' (never received)' if never else ''}: "
+                    "check the topic name/remapping, that the camera runs, and QoS (qos_reliability)",
+                    throttle_duration_sec=THROTTLE_S)
+        if (self._arrivals and all(t in self._arrivals for t in (c.color_topic, c.depth_topic, c.camera_info_topic))
+                and self.stats["sets_in"] == 0 and now - self._activated_at > c.topic_timeout):
+            self.get_logger().warn(
+                f"all three inputs arrive but no set has been synchronized: stamps differ by more than slop "
+                f"({c.slop} s){' or are not identical (exact_sync)' if c.exact_sync else ''}",
+                throttle_duration_sec=THROTTLE_S)
+
+    def _on_frame_set(self, color: Image, depth: Image, info: CameraInfo) -> None:
+        self.stats["sets_in"] += 1
+        self._mailbox.put((color, depth, info))
+
+    # -- work -----------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while self._running:
+            item = self._mailbox.take(timeout=0.1)
+            if item is None:
+                continue
+            try:
+                self._process(*item)
+            except FrameError as exc:
+                self.stats["bad_frames"] += 1
+                self.get_logger().warn(f"frame skipped: {exc}", throttle_duration_sec=THROTTLE_S)
+            except Exception as exc:  # never let one frame kill the worker
+                self.stats["bad_frames"] += 1
+                self.get_logger().error(f"frame skipped after an unexpected error: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=THROTTLE_S)
+
+    def _check_stamp(self, color: Image) -> None:
+        ns = _stamp_ns(color.header.stamp)
+        now_ns = self.get_clock().now().nanoseconds
+        if ns - now_ns > self.cfg.max_future_s * 1e9:
+            self.stats["skipped_stamp"] += 1
+            raise FrameError(f"color stamp is {(ns - now_ns) / 1e9:.1f} s in the future of the node's clock "
+                             "(clock not synchronized?)")
+        if self._last_stamp_ns is not None and ns <= self._last_stamp_ns:
+            self.stats["skipped_stamp"] += 1
+            kind = "duplicate stamp" if ns == self._last_stamp_ns else "stamp older than the previous frame"
+            raise FrameError(f"{kind} ({ns / 1e9:.3f} s): frame out of order")
+        if now_ns - ns > 10e9:
+            self.get_logger().warn(f"frames are stamped {(now_ns - ns) / 1e9:.0f} s in the past of the node's clock "
+                                   "(clock not synchronized, or replay without use_sim_time?)",
+                                   throttle_duration_sec=60.0)
+
+    def _process(self, color: Image, depth: Image, info: CameraInfo) -> None:
+        c = self.cfg
+        self._check_stamp(color)
+        if color.header.frame_id != depth.header.frame_id:
+            self.get_logger().warn(f"color frame '{color.header.frame_id}' and depth frame "
+                                   f"'{depth.header.frame_id}' differ: depth must be registered to color; "
+                                   "publishing in the color frame", throttle_duration_sec=10.0)
+        rgb = color_to_rgb(color, self.bridge)
+        depth_mm = depth_to_mm(depth, self.bridge)
+        intr = intrinsics_from_info(info, use_rectified=c.use_rectified_intrinsics)
+        h, w = rgb.shape[:2]
+        if (intr.width, intr.height) != (w, h):
+            intr = intr.scaled_to(w, h)
+            self.get_logger().warn(f"camera_info is {info.width}x{info.height} but color is {w}x{h}: "
+                                   "intrinsics scaled", throttle_duration_sec=30.0)
+        depth_mm = align_depth_to_color(depth_mm, (h, w), c.resolution_mismatch)
+        if not np.any(depth_mm > 0):
+            self.get_logger().warn("depth has no valid pixel (all zero/NaN): publishing no hands",
+                                   throttle_duration_sec=THROTTLE_S)
+        self._last_stamp_ns = _stamp_ns(color.header.stamp)
+        with self._pipeline_lock:
+            result = self.pipeline.process(rgb, depth_mm, intr.as_tuple(), self._last_stamp_ns / 1e9)
+        self.stats["processed"] += 1
+        self._inference.append(result.timings_ms.get("network", 0.0))
+        self._publish(color, rgb, result.hands)
+
+    def _publish(self, color: Image, rgb: np.ndarray, hands) -> None:
+        header = color.header
+        self._last_header_msg = header
+        self.pub_poses.publish(hand_pose_array_msg(header, hands))
+        pub_t = self.get_clock().now().nanoseconds
+        self.stats["published"] += 1
+        self._latencies.append((pub_t - _stamp_ns(header.stamp)) / 1e6)
+        self._publish_times.append(time.monotonic())
+        if self.cfg.publish_markers:
+            self.pub_markers.publish(self._markers.build(header, hands, lifetime=self.cfg.marker_lifetime))
+        if self.cfg.publish_tf and hands:
+            self.tf_broadcaster.sendTransform(hand_transforms(header, hands, self.cfg.tf_prefix))
+        if self.pub_debug.get_subscription_count() > 0:
+            self.pub_debug.publish(self.bridge.cv2_to_imgmsg(draw_hands(rgb, hands), encoding="rgb8", header=header))
+        self.get_logger().debug(f"{len(hands)} hand(s); latency {self._latencies[-1]:.1f} ms, "
+                                f"inference {self._inference[-1]:.1f} ms, dropped {self._mailbox.dropped}")
+
+    def _last_header(self):
+        from std_msgs.msg import Header
+
+        return self._last_header_msg or Header(frame_id="")
+
+    # -- diagnostics ----------------------------------------------------------------------------
+    def diagnostics_values(self) -> dict:
+        lat = np.asarray(self._latencies, dtype=float)
+        inf = np.asarray(self._inference, dtype=float)
+        times = list(self._publish_times)
+        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else 0.0
+        return {
+            "sets_received": self.stats["sets_in"], "frames_processed": self.stats["processed"],
+            "frames_published": self.stats["published"], "sets_dropped_stale": self._mailbox.dropped,
+            "bad_frames": self.stats["bad_frames"], "skipped_stamps": self.stats["skipped_stamp"],
+            "latency_ms_p50": float(np.median(lat)) if lat.size else float("nan"),
+            "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
+            "inference_ms_p50": float(np.median(inf)) if inf.size else float("nan"),
+            "rate_hz": rate,
+        }
+
+    def _publish_diagnostics(self) -> None:
+        vals = self.diagnostics_values()
+        st = DiagnosticStatus()
+        st.name = f"{self.get_fully_qualified_name()}: hand pose estimation"
+        st.hardware_id = str(self.pipeline.device) if self.pipeline else "none"
+        st.level = DiagnosticStatus.OK
+        st.message = "ok"
+        if self.stats["sets_in"] == 0:
+            st.level, st.message = DiagnosticStatus.WARN, "no synchronized input yet"
+        elif vals["bad_frames"] > 0 and vals["frames_processed"] == 0:
+            st.level, st.message = DiagnosticStatus.ERROR, "every frame so far was rejected"
+        st.values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in vals.items()]
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [st]
+        self.pub_diag.publish(arr)
+        self.get_logger().debug(", ".join(f"{k}={kv.value}" for k, kv in zip(vals, st.values)))
+
+
+def main(argv=None) -> int:
+    argv = sys.argv if argv is None else argv
+    args_ros = rclpy.utilities.remove_ros_args(argv)
+    parser = argparse.ArgumentParser(prog="kpfusion_node", description="Keypoint-Fusion RGB-D hand pose node")
+    parser.add_argument("--no-autostart", action="store_true",
+                        help="stay unconfigured and wait for a lifecycle manager")
+    args = parser.parse_args(args_ros[1:])
+    rclpy.init(args=argv)
+    node = KPFusionNode()
+    executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    rc = 0
+    try:
+        if not args.no_autostart:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal("configure failed; exiting")
+                return 1
+            node.trigger_activate()
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node._stop_inputs()
+        executor.shutdown()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return rc
