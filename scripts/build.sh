@@ -14,7 +14,9 @@ if [ -d stand_ins ]; then
   for pkg in stand_ins/*/; do
     pkg=${pkg%/}; name=$(basename "$pkg")
     [ -f "$pkg/package.xml" ] || continue
-    if KPF_INSTALL=/nonexistent bash -c "source scripts/env.sh; python -c 'import $name'" >/dev/null 2>&1; then
+    # probe without any of our own workspaces on the path (they may hold a stand-in)
+    clean_pp=$(printf '%s' "${PYTHONPATH:-}" | tr ':' '\n' | { grep -v "^$ROOT/build/" || true; } | paste -sd: -)
+    if PYTHONPATH="$clean_pp" KPF_INSTALL=/nonexistent bash -c "source scripts/env.sh; cd /; python -c 'import $name'" >/dev/null 2>&1; then
       echo "[build] real $name found: stand-in not built"
     else
       paths+=("$ROOT/$pkg")
