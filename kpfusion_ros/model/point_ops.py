@@ -1,0 +1,74 @@
+"""Vectorised point operations in pure torch (CPU and CUDA, no compiled extensions).
+
+* :func:`ball_query` replaces ``pointnet2_ops`` ``QueryAndGroup`` (reference §1.4(a)7);
+* :func:`knn_inverse_sq_weights` is the 4-NN pixel→point projection (reference §1.3);
+* :func:`gather_points` / :func:`interpolate_map_at_points` gather per-point values.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def square_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise squared distances between a (B×P×3) and b (B×Q×3) → B×P×Q (exact, no expansion trick)."""
+    return ((a.unsqueeze(2) - b.unsqueeze(1)) ** 2).sum(-1)
+
+
+def ball_query(xyz: torch.Tensor, centers: torch.Tensor, radius: float, k: int) -> torch.Tensor:
+    """Indices (B×Q×k, int64) of the first ``k`` points of ``xyz`` (B×P×3), in index order,
+    with squared distance < radius² to each centre (B×Q×3).
+
+    Empty slots are filled with the first hit, as ``pointnet2_ops.ball_query``; a centre with
+    no hit at all gets index 0 everywhere (the CUDA kernel's zero-initialised output).
+    If P < k the result is still k wide (padded with the first hit).
+    """
+    B, P, _ = xyz.shape
+    d2 = square_distance(centers, xyz)                      # B×Q×P
+    inside = d2 < radius * radius
+    order = torch.arange(P, device=xyz.device).expand_as(d2)
+    key = torch.where(inside, order, torch.full_like(order, P))
+    kk = min(k, P)
+    first = torch.topk(key, kk, dim=-1, largest=False, sorted=True).values  # B×Q×kk ascending
+    if kk < k:
+        first = torch.cat([first, first.new_full((*first.shape[:-1], k - kk), P)], dim=-1)
+    head = first[..., :1]
+    head = torch.where(head == P, torch.zeros_like(head), head)
+    return torch.where(first == P, head.expand_as(first), first)
+
+
+def gather_points(values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """values B×P×C, idx B×(any shape…) int64 → B×(…)×C."""
+    B, P, C = values.shape
+    flat = idx.reshape(B, -1)
+    out = torch.gather(values, 1, flat.unsqueeze(-1).expand(-1, -1, C))
+    return out.reshape(*idx.shape, C)
+
+
+def knn_inverse_sq_weights(query: torch.Tensor, ref: torch.Tensor, k: int = 4, eps: float = 1e-8):
+    """For each query point (B×N×3) its ``k`` nearest reference points (B×P×3) by squared
+    distance and the normalised inverse-squared-distance weights (reference §1.3):
+    w = (1/(d²+eps)) / Σ(1/(d²+eps)). Returns (weights B×N×k, index B×N×k)."""
+    d2 = square_distance(query, ref)
+    dist, idx = torch.topk(d2, k, dim=-1, largest=False)
+    inv = 1.0 / (dist + eps)
+    return inv / inv.sum(-1, keepdim=True), idx
+
+
+def interpolate_map_at_points(fmap: torch.Tensor, weights: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Weighted sum of feature-map pixels at points: fmap B×C×H×W, weights/index B×N×k → B×N×C."""
+    B, C = fmap.shape[:2]
+    N, k = index.shape[1:]
+    flat = fmap.reshape(B, C, -1)
+    g = torch.gather(flat, 2, index.reshape(B, 1, N * k).expand(-1, C, -1)).view(B, C, N, k)
+    return (g * weights.unsqueeze(1)).sum(-1).transpose(1, 2)
+
+
+def lift_pixels(depth_small: torch.Tensor, center, M, cube, cam, crop_size: int) -> torch.Tensor:
+    """Lift every feature-map pixel (pixel-centre uv, its down-sampled depth) to xyz_nl:
+    B×1×S×S → B×S²×3 (reference §1.3; background pixels land on the cube's back plane)."""
+    from ..geometry import grid_uv_nl, uvd_nl_to_xyz_nl
+    B, _, S, _ = depth_small.shape
+    uv = grid_uv_nl(S, device=depth_small.device, dtype=depth_small.dtype).unsqueeze(0).expand(B, -1, -1)
+    uvd = torch.cat([uv, depth_small.reshape(B, S * S, 1)], dim=-1)
+    return uvd_nl_to_xyz_nl(uvd, center, M, cube, cam, crop_size=crop_size)

@@ -1,0 +1,1 @@
+"""Command-line tools of kpfusion_ros (console scripts in setup.py)."""

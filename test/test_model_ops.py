@@ -1,0 +1,130 @@
+"""Hand-computed numeric checks of the model's building blocks (AWR, ball query, kNN, GAM, heatmap,
+transformer layers)."""
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from kpfusion_ros.model.awr import decode_awr, joint2offset, point_joint_offset
+from kpfusion_ros.model.point_ops import ball_query, knn_inverse_sq_weights, interpolate_map_at_points
+from kpfusion_ros.model.rgb_kfam import geometry_adjacency_map, joint_heatmap
+from kpfusion_ros.model.transformer import CrossAttentionDecoderLayer, PostLNEncoderLayer
+
+
+def test_awr_decode_hand_computed():
+    # 8×8 depth → S=2 by nearest: samples (0,0), (0,4), (4,0), (4,4)
+    depth = torch.full((1, 1, 8, 8), 0.5)
+    depth[0, 0, 0, 0], depth[0, 0, 0, 4], depth[0, 0, 4, 0], depth[0, 0, 4, 4] = 0.1, 0.2, 1.0, 0.3
+    J = 1
+    p = torch.zeros(1, 5 * J, 2, 2)
+    p[0, 0] = 1.0                        # Û = (1, 0, 0)
+    p[0, 3] = 0.5                        # H = 0.5
+    p[0, 4] = torch.tensor([[0.0, math.log(2)], [5.0, 0.0]])  # (1,0) is background → masked
+    out = decode_awr(p, depth, 0.8)
+    # weights 0.25/0.5/0.25, candidates P_p + 0.4·(1,0,0)
+    assert torch.allclose(out[0, 0], torch.tensor([0.65, -0.25, 0.2]), atol=1e-6)
+
+
+def test_joint2offset_roundtrip_recovers_joint():
+    torch.manual_seed(0)
+    depth = torch.zeros(1, 1, 32, 32) + 0.1 * torch.rand(1, 1, 32, 32)
+    depth[..., :, 20:] = 1.0
+    joints = torch.tensor([[[0.0, 0.1, 0.05], [-0.3, -0.2, 0.0]]])
+    tgt = joint2offset(joints, depth, 0.8, feature_size=8)
+    assert tgt.shape == (1, 8, 8, 8)
+    heat = tgt[:, 6:8]
+    logits = torch.where(heat > 0, torch.zeros_like(heat), torch.full_like(heat, -1e4))
+    pmap = torch.cat([tgt, logits], 1)
+    assert torch.allclose(decode_awr(pmap, depth, 0.8), joints, atol=1e-4)
+    # masked where the pixel is background
+    assert (tgt[:, :, :, 5:] == 0).all()
+
+
+def test_point_joint_offset_masks():
+    pcl = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.995]]])
+    joints = torch.tensor([[[0.4, 0.0, 0.0]]])
+    o = point_joint_offset(joints, pcl, 0.8)
+    assert o.shape == (1, 3, 4)
+    assert torch.allclose(o[0, 0], torch.tensor([1.0, 0, 0, 0.5]), atol=1e-6)
+    assert torch.allclose(o[0, 1], torch.tensor([-1.0, 0, 0, 0.25]), atol=1e-6)
+    assert (o[0, 2] == 0).all()  # z ≥ 0.99 is masked
+
+
+def test_ball_query_first_k_in_index_order_and_padding():
+    xyz = torch.tensor([[[5.0, 0, 0], [0.1, 0, 0], [0.2, 0, 0], [3.0, 0, 0], [0.05, 0, 0], [0.3, 0, 0]]])
+    centers = torch.tensor([[[0.0, 0, 0], [10.0, 0, 0], [3.0, 0, 0]]])
+    idx = ball_query(xyz, centers, 0.25, 4)
+    assert idx[0, 0].tolist() == [1, 2, 4, 1]       # first hits in index order, padded with the first
+    assert idx[0, 1].tolist() == [0, 0, 0, 0]       # empty ball → index 0 (pointnet2 behaviour)
+    assert idx[0, 2].tolist() == [3, 3, 3, 3]
+    assert ball_query(xyz, centers, 1.0, 2)[0, 0].tolist() == [1, 2]   # truncated to k
+    assert ball_query(xyz, centers, 0.2, 3)[0, 0].tolist() == [1, 4, 1]  # strict d² < r²
+    assert ball_query(xyz, centers, 1.0, 10).shape == (1, 3, 10)          # k > number of points
+
+
+def test_knn_inverse_squared_weights():
+    ref = torch.tensor([[[1.0, 0, 0], [0, 2.0, 0], [0, 0, 3.0], [4.0, 0, 0], [0, 5.0, 0]]])
+    w, idx = knn_inverse_sq_weights(torch.zeros(1, 1, 3), ref, 4)
+    assert sorted(idx[0, 0].tolist()) == [0, 1, 2, 3]
+    inv = torch.tensor([1.0, 1 / 4, 1 / 9, 1 / 16])
+    exp = {i: v for i, v in zip(range(4), (inv / inv.sum()).tolist())}
+    for j, i in enumerate(idx[0, 0].tolist()):
+        assert w[0, 0, j].item() == pytest.approx(exp[i], rel=1e-5)
+    fmap = torch.arange(5.0).view(1, 1, 1, 5)  # values 0..4 at ref indices
+    v = interpolate_map_at_points(fmap, w, idx)
+    assert v.item() == pytest.approx(sum(exp[i] * i for i in range(4)), rel=1e-5)
+
+
+def test_gam_and_heatmap_values():
+    j = torch.zeros(1, 1, 3)
+    pix = torch.tensor([[[0.1, 0, 0], [0, 0, 0], [0.3, 0.4, 0]]])
+    g = geometry_adjacency_map(j, pix, 10.0, plus_one=True)
+    assert torch.allclose(g[0, 0], torch.tensor([1 / 1.1, 1.0, 1 / 3.5]), atol=1e-6)
+    g2 = geometry_adjacency_map(j, pix[:, [0, 2]], 10.0, plus_one=False)
+    assert torch.allclose(g2[0, 0], torch.tensor([10.0, 0.4]), atol=1e-5)
+    hm = joint_heatmap(torch.zeros(1, 1, 2), 4, std=0.8, sigma=1.0)   # joint at pixel corner (2, 2)
+    assert hm.shape == (1, 1, 4, 4)
+    e = math.exp(-((0.5 / 0.8) ** 2 * 2) / 2)
+    assert hm[0, 0, 1, 1].item() == pytest.approx(e, rel=1e-6)
+    assert hm[0, 0, 2, 1].item() == pytest.approx(e, rel=1e-6)
+    assert hm[0, 0, 0, 1].item() == pytest.approx(math.exp(-((1.5 / 0.8) ** 2 + (0.5 / 0.8) ** 2) / 2), rel=1e-6)
+
+
+def test_post_ln_layer_matches_torch_reference():
+    torch.manual_seed(0)
+    ours = PostLNEncoderLayer(32, 4, 16, 0.1).eval()
+    ref = nn.TransformerEncoderLayer(32, 4, 16, 0.1, activation="gelu", layer_norm_eps=1e-12,
+                                     batch_first=True, norm_first=False).eval()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_()
+        ref.self_attn.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        ref.self_attn.in_proj_bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
+        ref.self_attn.out_proj.load_state_dict(ours.attn_out.state_dict())
+        ref.linear1.load_state_dict(ours.ffn_in.state_dict())
+        ref.linear2.load_state_dict(ours.ffn_out.state_dict())
+        ref.norm1.load_state_dict(ours.attn_norm.state_dict())
+        ref.norm2.load_state_dict(ours.ffn_norm.state_dict())
+    x = torch.randn(2, 21, 32)
+    assert torch.allclose(ours(x), ref(x), atol=1e-4)
+
+
+def test_cross_layer_matches_torch_mha():
+    torch.manual_seed(0)
+    layer = CrossAttentionDecoderLayer(32, 4, 32, 21, 0.1).eval()
+    mha = nn.MultiheadAttention(32, 4, batch_first=True).eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_()
+        mha.in_proj_weight.copy_(layer.in_proj_weight)
+        mha.in_proj_bias.copy_(layer.in_proj_bias)
+        mha.out_proj.load_state_dict(layer.out_proj.state_dict())
+    q, k = torch.randn(2, 21, 32), torch.randn(2, 21, 32)
+    qp = q + layer.self_posembed.weight
+    kp = k + layer.cross_posembed.weight   # k = v both carry the position embedding
+    a = mha(qp, kp, kp, need_weights=False)[0]
+    x = layer.norm2(q + a)
+    x = layer.norm3(x + layer.linear2(torch.relu(layer.linear1(x))))
+    assert torch.allclose(layer(q, k), x, atol=1e-5)
