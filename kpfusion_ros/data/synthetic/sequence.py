@@ -1,0 +1,143 @@
+"""Smooth motion sequences for the demo recording (deterministic per seed).
+
+Script ("a few seconds at 30 Hz, one and then two hands moving, grasping an
+object, passing close to the edge of view"): a right hand moves between random
+key poses (one of them next to the image border), reaches an object, closes a
+grasp on it and carries it; from ``second_hand_at`` (fraction of the duration)
+a left hand enters from the side and moves around. Poses, positions and
+orientations are interpolated with Catmull-Rom splines through keyframes
+(orientation: finger direction and palm normal splined, then re-orthonormalised).
+The background, camera and subjects are fixed for the sequence; sensor noise is
+drawn per frame from (seed, frame).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from . import hand_model as hm
+from .generator import SyntheticConfig, frame_generator, render_scenes
+from .hand_model import normal, normalize, uniform
+from .scene import (HandState, SceneSpec, grasp_object, place_hand, sample_background, sample_camera,
+                    sample_sensor)
+
+_SEQ_INDEX = 0x5E9  # generator stream for the sequence's static content (frames use 1 + i)
+
+
+def _catmull(keys: np.ndarray, times: np.ndarray, t: float) -> np.ndarray:
+    """Catmull-Rom through (times, keys) (K×D), clamped at the ends."""
+    K = len(times)
+    if t <= times[0]:
+        return keys[0]
+    if t >= times[-1]:
+        return keys[-1]
+    i = int(np.searchsorted(times, t) - 1)
+    s = (t - times[i]) / (times[i + 1] - times[i])
+    p0, p1, p2, p3 = keys[max(i - 1, 0)], keys[i], keys[i + 1], keys[min(i + 2, K - 1)]
+    return 0.5 * ((2 * p1) + (-p0 + p2) * s + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s * s
+                  + (-p0 + 3 * p1 - 3 * p2 + p3) * s ** 3)
+
+
+def _key(gen, W, H, z_range, edge: bool = False, enter_from: int | None = None):
+    """Keyframe: (u, v, z, finger dir(3), palm normal(3))."""
+    if enter_from is not None:  # outside the image on one side
+        u = -0.25 * W if enter_from == 0 else 1.25 * W
+        v = uniform(gen, 0.4, 0.8) * H
+    elif edge:
+        u = uniform(gen, 0.02, 0.07) * W if uniform(gen, 0, 1) < 0.5 else uniform(gen, 0.93, 0.98) * W
+        v = uniform(gen, 0.3, 0.7) * H
+    else:
+        u, v = uniform(gen, 0.25, 0.75) * W, uniform(gen, 0.3, 0.7) * H
+    z = uniform(gen, *z_range)
+    d = normalize(normal(gen, 3) * 0.5 + np.array([0.0, -1.0, 0.1]))
+    side = 1.0 if uniform(gen, 0, 1) < 0.5 else -1.0
+    n = normalize(normal(gen, 3) * 0.6 + np.array([side, 0.0, 0.4]))
+    return np.concatenate([[u, v, z], d, n])
+
+
+def render_sequence(
+    seed: int,
+    num_frames: int = 150,
+    fps: float = 30.0,
+    config: SyntheticConfig | None = None,
+    device="cpu",
+    batch_size: int = 8,
+    second_hand_at: float = 0.45,
+    grasp_at: float = 0.3,
+    start_stamp: float = 0.0,
+):
+    """Yield ``(stamp_seconds, HandFrame)`` for a smooth sequence (see module docstring)."""
+    config = config or SyntheticConfig()
+    W, H = config.width, config.height
+    sensor = config.effective_sensor
+    gen = frame_generator(seed, _SEQ_INDEX)
+    T = max(num_frames - 1, 1) / fps
+    cam = sample_camera(gen, W, H, config.scene)
+    z_range = (max(config.scene.hand_z_mm[0], 350.0), min(config.scene.hand_z_mm[1], 800.0))
+
+    # hand A (right): keyframes every ~0.7 s, one near the border
+    nk = max(3, int(math.ceil(T / 0.7)) + 1)
+    tA = np.linspace(0.0, T, nk)
+    edge_k = int(uniform(gen, 0, 1) * (nk - 1)) if nk > 3 else nk - 1
+    keysA = np.stack([_key(gen, W, H, z_range, edge=(k == edge_k)) for k in range(nk)])
+    shapeA = hm.sample_shape(gen, True)
+    poses = [hm.sample_pose(gen, "open"), hm.sample_pose(gen, "relaxed")]
+    # hand B (left): enters from the side at second_hand_at
+    t_enter = second_hand_at * T
+    nkB = max(2, int(math.ceil((T - t_enter) / 0.7)) + 1)
+    tB = np.linspace(t_enter, T, nkB)
+    keysB = np.stack([_key(gen, W, H, z_range, enter_from=1 if k == 0 else None) for k in range(nkB)])
+    shapeB = hm.sample_shape(gen, False)
+    posesB = np.stack([hm.sample_pose(gen) for _ in range(nkB)])
+
+    def state(shape, keys, times, t, pose) -> HandState:
+        k = _catmull(keys, times, t)
+        R = hm.frame_from(k[3:6], k[6:9])
+        return HandState(shape, np.asarray(pose), R, place_hand(shape, R, k[0], k[1], k[2], cam))
+
+    # object: where hand A holds it at grasp time; static before, carried after
+    t_grasp = grasp_at * T
+    s_grasp = state(shapeA, keysA, tA, t_grasp, poses[0])
+    obj0, size, c_local, R_local = grasp_object(gen, s_grasp)
+    grasp_pose = hm.sample_pose(gen, "grasp", size)
+    posesA = np.stack([poses[k % 2] if k % 2 == 0 else hm.sample_pose(gen, "relaxed") for k in range(nk)])
+    t_close = max(t_grasp - 0.6, 0.0)
+
+    def poseA(t):
+        pre = _catmull(posesA, tA, min(t, t_close))
+        w = float(np.clip((t - t_close) / max(t_grasp - t_close, 1e-6), 0, 1))
+        w = w * w * (3 - 2 * w)
+        return np.clip((1 - w) * pre + w * grasp_pose, hm.POSE_LO, hm.POSE_HI)
+
+    bg = sample_background(gen, W, H, cam, float(np.mean(z_range)), replace(config.scene, p_occluder=0.0), [])
+
+    batch, stamps, idxs = [], [], []
+
+    def flush():
+        gens = [frame_generator(seed, 1 + i) for i in idxs]
+        for g, sc in zip(gens, batch):
+            sc.sensor = sample_sensor(g, sensor)
+        fb = render_scenes(batch, gens, sensor, device, config.roi, False,
+                           seeds=[seed] * len(idxs), indices=list(idxs), stamps=list(stamps))
+        return fb.frames()
+
+    for i in range(num_frames):
+        t = i / fps
+        hA = state(shapeA, keysA, tA, t, poseA(t))
+        if t >= t_grasp:
+            obj = replace(obj0, center=hA.R @ c_local + hA.t, R=hA.R @ R_local)
+        else:
+            obj = obj0
+        hands = [hA]
+        if t >= t_enter:
+            hands.append(state(shapeB, keysB, tB, t, np.clip(_catmull(posesB, tB, t), hm.POSE_LO, hm.POSE_HI)))
+        batch.append(SceneSpec(W, H, cam, hands, [obj], bg, {}))
+        stamps.append(start_stamp + t)
+        idxs.append(i)
+        if len(batch) == batch_size or i == num_frames - 1:
+            for f in flush():
+                yield f.stamp, f
+            batch, stamps, idxs = [], [], []
