@@ -31,7 +31,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.qos_event import SubscriptionEventCallbacks
+from rclpy.event_handler import SubscriptionEventCallbacks
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -159,8 +159,8 @@ class KPFusionNode(LifecycleNode):
             self.get_logger().error(f"cannot configure: {exc}")
             return TransitionCallbackReturn.FAILURE
         if self.pipeline.device_warning:
-            self.get_logger().warn(self.pipeline.device_warning)
-        log = self.get_logger().warn if self.pipeline.untrained else self.get_logger().info
+            self.get_logger().warning(self.pipeline.device_warning)
+        log = self.get_logger().warning if self.pipeline.untrained else self.get_logger().info
         log(f"model: {self.pipeline.model_description} on {self.pipeline.device}"
             f"{' (fp16)' if self.pipeline.half else ''}")
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -245,7 +245,7 @@ class KPFusionNode(LifecycleNode):
 
     def _qos_warning(self, topic: str):
         def cb(event) -> None:
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"incompatible QoS on '{topic}' (policy {event.last_policy_kind}): no messages will be received; "
                 f"set qos_reliability to match the publisher (best_effort accepts both)",
                 throttle_duration_sec=THROTTLE_S)
@@ -262,13 +262,13 @@ class KPFusionNode(LifecycleNode):
             last = self._arrivals.get(topic, self._activated_at)
             if now - last > c.topic_timeout:
                 never = topic not in self._arrivals
-                self.get_logger().warn(
+                self.get_logger().warning(
                     f"no message on '{topic}' for {now - last:.0f} s{' (never received)' if never else ''}: "
                     "check the topic name/remapping, that the camera runs, and QoS (qos_reliability)",
                     throttle_duration_sec=THROTTLE_S)
         if (self._arrivals and all(t in self._arrivals for t in (c.color_topic, c.depth_topic, c.camera_info_topic))
                 and self.stats["sets_in"] == 0 and now - self._activated_at > c.topic_timeout):
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"all three inputs arrive but no set has been synchronized: stamps differ by more than slop "
                 f"({c.slop} s){' or are not identical (exact_sync)' if c.exact_sync else ''}",
                 throttle_duration_sec=THROTTLE_S)
@@ -287,7 +287,7 @@ class KPFusionNode(LifecycleNode):
                 self._process(*item)
             except FrameError as exc:
                 self.stats["bad_frames"] += 1
-                self.get_logger().warn(f"frame skipped: {exc}", throttle_duration_sec=THROTTLE_S)
+                self.get_logger().warning(f"frame skipped: {exc}", throttle_duration_sec=THROTTLE_S)
             except Exception as exc:  # never let one frame kill the worker
                 self.stats["bad_frames"] += 1
                 self.get_logger().error(f"frame skipped after an unexpected error: {type(exc).__name__}: {exc}",
@@ -305,7 +305,7 @@ class KPFusionNode(LifecycleNode):
             kind = "duplicate stamp" if ns == self._last_stamp_ns else "stamp older than the previous frame"
             raise FrameError(f"{kind} ({ns / 1e9:.3f} s): frame out of order")
         if now_ns - ns > 10e9:
-            self.get_logger().warn(f"frames are stamped {(now_ns - ns) / 1e9:.0f} s in the past of the node's clock "
+            self.get_logger().warning(f"frames are stamped {(now_ns - ns) / 1e9:.0f} s in the past of the node's clock "
                                    "(clock not synchronized, or replay without use_sim_time?)",
                                    throttle_duration_sec=60.0)
 
@@ -313,7 +313,7 @@ class KPFusionNode(LifecycleNode):
         c = self.cfg
         self._check_stamp(color)
         if color.header.frame_id != depth.header.frame_id:
-            self.get_logger().warn(f"color frame '{color.header.frame_id}' and depth frame "
+            self.get_logger().warning(f"color frame '{color.header.frame_id}' and depth frame "
                                    f"'{depth.header.frame_id}' differ: depth must be registered to color; "
                                    "publishing in the color frame", throttle_duration_sec=10.0)
         rgb = color_to_rgb(color, self.bridge)
@@ -322,11 +322,11 @@ class KPFusionNode(LifecycleNode):
         h, w = rgb.shape[:2]
         if (intr.width, intr.height) != (w, h):
             intr = intr.scaled_to(w, h)
-            self.get_logger().warn(f"camera_info is {info.width}x{info.height} but color is {w}x{h}: "
+            self.get_logger().warning(f"camera_info is {info.width}x{info.height} but color is {w}x{h}: "
                                    "intrinsics scaled", throttle_duration_sec=30.0)
         depth_mm = align_depth_to_color(depth_mm, (h, w), c.resolution_mismatch)
         if not np.any(depth_mm > 0):
-            self.get_logger().warn("depth has no valid pixel (all zero/NaN): publishing no hands",
+            self.get_logger().warning("depth has no valid pixel (all zero/NaN): publishing no hands",
                                    throttle_duration_sec=THROTTLE_S)
         self._last_stamp_ns = _stamp_ns(color.header.stamp)
         with self._pipeline_lock:
