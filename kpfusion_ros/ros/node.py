@@ -42,18 +42,12 @@ from tf2_ros import TransformBroadcaster
 from kpfusion_ros.msg import HandPoseArray
 from kpfusion_ros.node_config import NodeConfig
 from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig
-from kpfusion_ros.ros.conversions import (FrameError, align_depth_to_color, color_to_rgb, depth_to_mm,
-                                          intrinsics_from_info)
 from kpfusion_ros.draw import draw_hands
-from kpfusion_ros.ros.markers import MarkerPublisherState, delete_all
-from kpfusion_ros.ros.messages import hand_pose_array_msg
-from kpfusion_ros.ros.tf_frames import hand_transforms
+from kpfusion_ros.ros.conversions import FrameError
+from kpfusion_ros.ros.markers import delete_all
+from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, stamp_ns
 
 THROTTLE_S = 5.0
-
-
-def _stamp_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 class _Mailbox:
@@ -106,7 +100,7 @@ class KPFusionNode(LifecycleNode):
         self._worker: Optional[threading.Thread] = None
         self._mailbox = _Mailbox()
         self._timers: list = []
-        self._markers = MarkerPublisherState()
+        self.processor: Optional[FrameProcessor] = None
         self._reset_stats()
 
     # -- parameters -----------------------------------------------------------------------------
@@ -128,7 +122,15 @@ class KPFusionNode(LifecycleNode):
             self._apply_live_parameters()
         return SetParametersResult(successful=True)
 
+    def _processing_options(self) -> ProcessingOptions:
+        c = self.cfg
+        return ProcessingOptions(use_rectified_intrinsics=c.use_rectified_intrinsics,
+                                 resolution_mismatch=c.resolution_mismatch, max_future_s=c.max_future_s,
+                                 tf_prefix=c.tf_prefix, marker_lifetime=c.marker_lifetime)
+
     def _apply_live_parameters(self) -> None:
+        if self.processor is not None:
+            self.processor.options = self._processing_options()
         p = self.pipeline
         if p is None:
             return
@@ -158,6 +160,7 @@ class KPFusionNode(LifecycleNode):
         except (ModelLoadError, ValueError) as exc:
             self.get_logger().error(f"cannot configure: {exc}")
             return TransitionCallbackReturn.FAILURE
+        self.processor = FrameProcessor(self.pipeline, self.bridge, self._processing_options(), self._warn_frame)
         if self.pipeline.device_warning:
             self.get_logger().warning(self.pipeline.device_warning)
         log = self.get_logger().warning if self.pipeline.untrained else self.get_logger().info
@@ -202,7 +205,8 @@ class KPFusionNode(LifecycleNode):
         self._stop_inputs()
         if self.cfg.publish_markers:
             self.pub_markers.publish(delete_all(self._last_header()))
-        self._markers = MarkerPublisherState()
+        if self.processor is not None:
+            self.processor.markers.shown.clear()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -211,6 +215,7 @@ class KPFusionNode(LifecycleNode):
             if pub is not None:
                 self.destroy_publisher(pub)
         self.pipeline = None
+        self.processor = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -239,8 +244,7 @@ class KPFusionNode(LifecycleNode):
         self._latencies = deque(maxlen=300)
         self._inference = deque(maxlen=300)
         self._publish_times = deque(maxlen=300)
-        self._last_stamp_ns: Optional[int] = None
-        self._last_header_msg = None
+        self._throttled: dict[str, float] = {}
         self._activated_at = time.monotonic()
 
     def _qos_warning(self, topic: str):
@@ -293,69 +297,45 @@ class KPFusionNode(LifecycleNode):
                 self.get_logger().error(f"frame skipped after an unexpected error: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=THROTTLE_S)
 
-    def _check_stamp(self, color: Image) -> None:
-        ns = _stamp_ns(color.header.stamp)
-        now_ns = self.get_clock().now().nanoseconds
-        if ns - now_ns > self.cfg.max_future_s * 1e9:
-            self.stats["skipped_stamp"] += 1
-            raise FrameError(f"color stamp is {(ns - now_ns) / 1e9:.1f} s in the future of the node's clock "
-                             "(clock not synchronized?)")
-        if self._last_stamp_ns is not None and ns <= self._last_stamp_ns:
-            self.stats["skipped_stamp"] += 1
-            kind = "duplicate stamp" if ns == self._last_stamp_ns else "stamp older than the previous frame"
-            raise FrameError(f"{kind} ({ns / 1e9:.3f} s): frame out of order")
-        if now_ns - ns > 10e9:
-            self.get_logger().warning(f"frames are stamped {(now_ns - ns) / 1e9:.0f} s in the past of the node's clock "
-                                   "(clock not synchronized, or replay without use_sim_time?)",
-                                   throttle_duration_sec=60.0)
+    def _warn_frame(self, key: str, text: str) -> None:
+        """Throttled warning per condition (rclpy throttles per call site, so we keep our own clock)."""
+        throttle = {"frame_id": 10.0, "info_size": 30.0, "old_stamps": 60.0}.get(key, THROTTLE_S)
+        now = time.monotonic()
+        if now - self._throttled.get(key, -1e9) >= throttle:
+            self._throttled[key] = now
+            self.get_logger().warning(f"[{key}] {text}")
 
     def _process(self, color: Image, depth: Image, info: CameraInfo) -> None:
-        c = self.cfg
-        self._check_stamp(color)
-        if color.header.frame_id != depth.header.frame_id:
-            self.get_logger().warning(f"color frame '{color.header.frame_id}' and depth frame "
-                                   f"'{depth.header.frame_id}' differ: depth must be registered to color; "
-                                   "publishing in the color frame", throttle_duration_sec=10.0)
-        rgb = color_to_rgb(color, self.bridge)
-        depth_mm = depth_to_mm(depth, self.bridge)
-        intr = intrinsics_from_info(info, use_rectified=c.use_rectified_intrinsics)
-        h, w = rgb.shape[:2]
-        if (intr.width, intr.height) != (w, h):
-            intr = intr.scaled_to(w, h)
-            self.get_logger().warning(f"camera_info is {info.width}x{info.height} but color is {w}x{h}: "
-                                   "intrinsics scaled", throttle_duration_sec=30.0)
-        depth_mm = align_depth_to_color(depth_mm, (h, w), c.resolution_mismatch)
-        if not np.any(depth_mm > 0):
-            self.get_logger().warning("depth has no valid pixel (all zero/NaN): publishing no hands",
-                                   throttle_duration_sec=THROTTLE_S)
-        self._last_stamp_ns = _stamp_ns(color.header.stamp)
-        with self._pipeline_lock:
-            result = self.pipeline.process(rgb, depth_mm, intr.as_tuple(), self._last_stamp_ns / 1e9)
+        try:
+            with self._pipeline_lock:
+                out = self.processor.process(color, depth, info, now_ns=self.get_clock().now().nanoseconds)
+        except FrameError as exc:
+            if "stamp" in str(exc):
+                self.stats["skipped_stamp"] += 1
+            raise
         self.stats["processed"] += 1
-        self._inference.append(result.timings_ms.get("network", 0.0))
-        self._publish(color, rgb, result.hands)
-
-    def _publish(self, color: Image, rgb: np.ndarray, hands) -> None:
+        self._inference.append(out.result.timings_ms.get("network", 0.0))
         header = color.header
-        self._last_header_msg = header
-        self.pub_poses.publish(hand_pose_array_msg(header, hands))
+        self.pub_poses.publish(out.poses)
         pub_t = self.get_clock().now().nanoseconds
         self.stats["published"] += 1
-        self._latencies.append((pub_t - _stamp_ns(header.stamp)) / 1e6)
+        self._latencies.append((pub_t - stamp_ns(header.stamp)) / 1e6)
         self._publish_times.append(time.monotonic())
         if self.cfg.publish_markers:
-            self.pub_markers.publish(self._markers.build(header, hands, lifetime=self.cfg.marker_lifetime))
-        if self.cfg.publish_tf and hands:
-            self.tf_broadcaster.sendTransform(hand_transforms(header, hands, self.cfg.tf_prefix))
+            self.pub_markers.publish(out.markers)
+        if self.cfg.publish_tf and out.transforms:
+            self.tf_broadcaster.sendTransform(out.transforms)
         if self.pub_debug.get_subscription_count() > 0:
-            self.pub_debug.publish(self.bridge.cv2_to_imgmsg(draw_hands(rgb, hands), encoding="rgb8", header=header))
-        self.get_logger().debug(f"{len(hands)} hand(s); latency {self._latencies[-1]:.1f} ms, "
+            img = draw_hands(out.rgb, out.result.hands)
+            self.pub_debug.publish(self.bridge.cv2_to_imgmsg(img, encoding="rgb8", header=header))
+        self.get_logger().debug(f"{len(out.result.hands)} hand(s); latency {self._latencies[-1]:.1f} ms, "
                                 f"inference {self._inference[-1]:.1f} ms, dropped {self._mailbox.dropped}")
 
     def _last_header(self):
         from std_msgs.msg import Header
 
-        return self._last_header_msg or Header(frame_id="")
+        last = self.processor.last_header if self.processor is not None else None
+        return last or Header(frame_id="")
 
     # -- diagnostics ----------------------------------------------------------------------------
     def diagnostics_values(self) -> dict:
