@@ -16,6 +16,11 @@ which is 0 for them, i.e. confidence 1. The overall confidence is the median
 joint confidence times the fraction of foreground pixels the crop expected
 (a crop with almost no depth is not trusted). Both are heuristics and are
 documented as such.
+
+Publishing. Only tracks the tracker has confirmed (``min_hits`` consecutive
+detections) are returned; a confirmed track that got no detection this frame is
+returned only while its pose confidence is at least ``min_confidence``, so a
+hand that left the view is not reported over an empty crop.
 """
 
 from __future__ import annotations
@@ -212,6 +217,10 @@ class HandPosePipeline:
         for tr in self.tracker.confirmed_tracks():
             k = by_id.get(tr.id)
             if k is None or not bool(batch.valid[k]):
+                continue
+            # a track coasting without a detection this frame is published only while its pose is
+            # trusted (the confidence includes the crop's foreground, so an emptied crop drops out)
+            if not getattr(tr, "matched", True) and overall[k] < self.cfg.min_confidence:
                 continue
             x0, x1, y0, y1 = (int(v) for v in bounds[k])
             if bool(batch.mirrored[k]):
