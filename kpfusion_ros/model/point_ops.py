@@ -48,11 +48,13 @@ def gather_points(values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 def knn_inverse_sq_weights(query: torch.Tensor, ref: torch.Tensor, k: int = 4, eps: float = 1e-8):
     """For each query point (B×N×3) its ``k`` nearest reference points (B×P×3) by squared
     distance and the normalised inverse-squared-distance weights (reference §1.3):
-    w = (1/(d²+eps)) / Σ(1/(d²+eps)). Returns (weights B×N×k, index B×N×k)."""
+    w = (1/(d²+eps)) / (Σ(1/(d²+eps)) + eps) — the authors also add eps to the normaliser
+    (``loader.img2pcl_index``; see docs/parity.md), so the weights sum to slightly below 1.
+    Returns (weights B×N×k, index B×N×k)."""
     d2 = square_distance(query, ref)
     dist, idx = torch.topk(d2, k, dim=-1, largest=False)
     inv = 1.0 / (dist + eps)
-    return inv / inv.sum(-1, keepdim=True), idx
+    return inv / (inv.sum(-1, keepdim=True) + eps), idx
 
 
 def interpolate_map_at_points(fmap: torch.Tensor, weights: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
