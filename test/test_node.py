@@ -103,12 +103,18 @@ class Rig:
         if depth_offset_ns:
             _, depth, _ = frame_messages(frame, stamp_ns + depth_offset_ns, depth_encoding=depth_encoding)
         pc, pd, pi = self.publishers(reliability)
-        pc.publish(color)
-        pd.publish(depth)
-        pi.publish(info)
-        if wait:
-            assert self.spin(timeout, lambda: stamp_ns in self.poses), f"no HandPoseArray for stamp {stamp_ns}"
-        return stamp_ns
+        end = time.monotonic() + timeout
+        while True:
+            pc.publish(color)
+            pd.publish(depth)
+            pi.publish(info)
+            if not wait:
+                return stamp_ns
+            # Right after discovery a best-effort reader may not have matched the writer yet and the
+            # set is lost; re-sending the same stamps is harmless (the node skips duplicate stamps).
+            if self.spin(min(5.0, max(end - time.monotonic(), 0.0)), lambda: stamp_ns in self.poses):
+                return stamp_ns
+            assert time.monotonic() < end, f"no HandPoseArray for stamp {stamp_ns}"
 
     def close(self):
         self.ex.shutdown()
