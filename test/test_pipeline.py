@@ -1,0 +1,80 @@
+"""The ROS-free per-frame pipeline: localise, track, batched inference, decode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig, load_model, resolve_device
+
+
+def _frame(num_hands=2, seed=4, index=0):
+    scene = SceneConfig(num_hands=num_hands, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
+                        p_edge=0.0, p_table=0.0)
+    return render_frame(seed, index, SyntheticConfig(width=320, height=240, clean=True, scene=scene))
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu", refine_iterations=1))
+
+
+def test_resolve_device_falls_back_to_cpu_with_a_reason():
+    dev, warn = resolve_device("cpu")
+    assert dev.type == "cpu" and warn is None
+    if not torch.cuda.is_available():
+        dev, warn = resolve_device("cuda:1")
+        assert dev.type == "cpu" and "CUDA is not available" in warn
+        assert resolve_device("auto") == (torch.device("cpu"), None)
+    with pytest.raises(ValueError, match="auto, cpu, cuda"):
+        resolve_device("tpu")
+
+
+def test_missing_and_corrupt_model_files_give_clear_errors(tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model(str(tmp_path / "nope.pt"), torch.device("cpu"))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ModelLoadError, match="cannot load model file"):
+        load_model(str(bad), torch.device("cpu"))
+
+
+def test_hands_are_confirmed_after_min_hits_and_keep_their_ids(pipeline):
+    pipeline.reset()
+    f = _frame(num_hands=2)
+    results = [pipeline.process(f.color, f.depth.astype(np.float32), tuple(f.cam), stamp=0.1 * i) for i in range(4)]
+    hits = pipeline.tracker.config.min_hits
+    assert all(len(r.hands) == 0 for r in results[: hits - 1])
+    assert len(results[-1].hands) == 2
+    assert {h.track_id for h in results[-1].hands} == {h.track_id for h in results[-2].hands}
+    gt_centres = f.joints_mm.mean(axis=1) / 1000.0
+    for h in results[-1].hands:
+        assert h.joints_m.shape == (21, 3) and h.pixels.shape == (21, 2)
+        # every published hand is one of the two real hands: its crop centre lies within the cube
+        assert np.min(np.linalg.norm(gt_centres - h.center_m, axis=1)) < 0.125
+        x, y, w, hh = h.roi
+        assert 0 <= x < 320 and 0 <= y < 240 and w > 0 and hh > 0
+        # pixels are the projection of the joints through the frame's intrinsics
+        fx, fy, cx, cy = f.cam
+        assert np.allclose(h.pixels[:, 0], h.joints_m[:, 0] * fx / h.joints_m[:, 2] + cx, atol=1e-6)
+
+
+def test_same_input_same_output(pipeline):
+    f = _frame(num_hands=1, seed=9)
+    outs = []
+    for _ in range(2):
+        pipeline.reset()
+        for i in range(3):
+            r = pipeline.process(f.color, f.depth.astype(np.float32), tuple(f.cam), stamp=float(i))
+        outs.append(r.hands[0].joints_m)
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_no_depth_no_hands(pipeline):
+    pipeline.reset()
+    f = _frame(num_hands=1)
+    for i in range(4):
+        r = pipeline.process(f.color, np.zeros(f.depth.shape, np.float32), tuple(f.cam), stamp=float(i))
+        assert r.hands == [] and r.detections == 0
