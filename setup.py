@@ -25,6 +25,9 @@ CONSOLE_SCRIPTS = [
     "kpfusion-bench-model=kpfusion_ros.tools.bench_model:main",
     "kpfusion-make-splits=kpfusion_ros.tools.make_splits:main",
     "kpfusion-contact-sheet=kpfusion_ros.tools.contact_sheet:main",
+    "kpfusion-train=kpfusion_ros.tools.train:main",
+    "kpfusion-eval=kpfusion_ros.tools.evaluate:main",
+    "kpfusion-experiments=kpfusion_ros.tools.experiments:main",
 ]
 
 setup(

@@ -1,0 +1,204 @@
+"""Evaluate a model on a synthetic split under two protocols.
+
+* ``gt_crops`` (the paper's protocol, reference §3): every valid hand cropped at the mean of
+  its GT joints, left hands mirrored, no augmentation — the exact training-data path with
+  ``augment=False``.
+* ``localizer`` (real use): :class:`~kpfusion_ros.localization.HandLocalizer` finds hand
+  candidates in the full depth frame, the node's crop (``crop_hands`` without mirroring, as
+  :class:`~kpfusion_ros.pipeline.HandPosePipeline` does: the node has no handedness) is run
+  through the network, and every GT hand is matched to the nearest unused candidate centre
+  (greedy by distance, ≤ ``match_mm``). Unmatched GT hands are misses (reported, not in the
+  error means); unmatched candidates are false positives.
+
+Errors are computed in the real camera frame in mm (predictions un-mirrored with
+:func:`~kpfusion_ros.preprocessing.predictions_to_camera`) for every supervised pose
+(``initial`` = the AWR pose of the first backbone map, then ``out.pose_names``). The split is
+frames 0..num−1 of the synthetic stream ``seed`` (disjoint from training streams by seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ..data.synthetic import SyntheticConfig, render_batch
+from ..localization import HandLocalizer, LocalizerConfig
+from ..preprocessing import CropConfig, crop_hands, predictions_to_camera
+from ..training.data import make_hand_batch
+from .metrics import summarize
+
+EVAL_SEED = 1_000_003  # training streams use small seeds (0, 1, …)
+
+
+@dataclass
+class EvalConfig:
+    seed: int = EVAL_SEED
+    num_frames: int = 200
+    width: int = 640
+    height: int = 480
+    batch_frames: int = 8
+    cube_mm: float = 250.0
+    device: str = "cpu"
+    match_mm: float = 80.0
+    point_seed: int = 0
+    clean: bool = False
+    localizer: dict = field(default_factory=dict)  # LocalizerConfig overrides
+
+    def synthetic(self) -> SyntheticConfig:
+        return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
+
+
+def _crop_cfg(model_cfg, cube_mm: float) -> CropConfig:
+    return CropConfig(crop_size=model_cfg.crop_size, num_points=model_cfg.num_points, cube_mm=(cube_mm,) * 3,
+                      bgr=model_cfg.rgb_input.startswith("bgr"))
+
+
+def _pose_list(out) -> list[tuple[str, torch.Tensor]]:
+    return [("initial", out.initial)] + list(zip(out.pose_names, out.poses))
+
+
+def _iter_chunks(cfg: EvalConfig, progress: bool, desc: str):
+    it = range(0, cfg.num_frames, cfg.batch_frames)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc=desc, unit="batch", dynamic_ncols=True)
+    syn = cfg.synthetic()
+    for s in it:
+        yield render_batch(cfg.seed, range(s, min(s + cfg.batch_frames, cfg.num_frames)), syn, cfg.device)
+
+
+def _result(preds: dict, gts: list, final_name: str, extra: dict | None = None) -> dict:
+    gt = torch.cat(gts) if gts else torch.zeros(0, 21, 3)
+    res = {"poses": {n: summarize(torch.cat(p) if p else torch.zeros(0, 21, 3), gt) for n, p in preds.items()},
+           "final_pose": final_name}
+    res["final"] = {k: res["poses"][final_name][k] for k in ("count", "mpjpe_mm", "pa_mpjpe_mm", "auc_0_50")} \
+        if final_name in res["poses"] else {}
+    if extra:
+        res.update(extra)
+    return res
+
+
+@torch.no_grad()
+def evaluate_gt_crops(model, model_cfg, cfg: EvalConfig, progress: bool = False) -> dict:
+    """Paper protocol (GT joint-mean centred crops)."""
+    model.eval()
+    dev = torch.device(cfg.device)
+    crop_cfg = _crop_cfg(model_cfg, cfg.cube_mm)
+    g = torch.Generator().manual_seed(cfg.point_seed)
+    preds: dict[str, list] = {}
+    gts, right = [], []
+    final = "initial"
+    for frames in _iter_chunks(cfg, progress, "eval gt-crops"):
+        if not bool(frames.hand_valid.any()):
+            continue
+        hb = make_hand_batch(frames, crop_cfg, g, augment=False, cube_mm=cfg.cube_mm, device=dev)
+        out = model(*hb.inputs())
+        for name, pose in _pose_list(out):
+            m, _ = predictions_to_camera(pose.float(), hb.crops)
+            preds.setdefault(name, []).append((m * 1000.0).cpu())
+            final = name
+        gts.append(hb.joints_mm.float().cpu())
+        right.append(hb.is_right.cpu())
+    res = _result(preds, gts, final, {"protocol": "gt_crops"})
+    if right:
+        r = torch.cat(right)
+        gt = torch.cat(gts)
+        fp = torch.cat(preds[final])
+        res["final_by_hand"] = {side: summarize(fp[sel], gt[sel])["mpjpe_mm"]
+                                for side, sel in (("right", r), ("left_mirrored", ~r))}
+    return res
+
+
+@torch.no_grad()
+def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False) -> dict:
+    """Real-use protocol (full-frame localiser crops, matched to GT hands by centre distance)."""
+    model.eval()
+    dev = torch.device(cfg.device)
+    crop_cfg = _crop_cfg(model_cfg, cfg.cube_mm)
+    loc = HandLocalizer(LocalizerConfig(**cfg.localizer))
+    g = torch.Generator().manual_seed(cfg.point_seed)
+    preds: dict[str, list] = {}
+    gts, right, centre_err = [], [], []
+    n_gt = n_match = n_fp = n_det = 0
+    final = "initial"
+    for frames in _iter_chunks(cfg, progress, "eval localizer"):
+        depth_np = frames.depth.cpu().numpy().astype(np.float32)
+        cams = frames.cam.double().cpu().numpy()
+        for b in range(depth_np.shape[0]):
+            hv = frames.hand_valid[b].cpu().numpy()
+            gt_j = frames.joints_mm[b][torch.from_numpy(hv).to(frames.joints_mm.device)].float().cpu()
+            gt_c = gt_j.mean(1).numpy()
+            n_gt += len(gt_c)
+            cands = loc.localize(depth_np[b], cams[b])
+            n_det += len(cands)
+            if not cands:
+                continue
+            cc = np.stack([c.centre_mm for c in cands]).astype(np.float64)
+            # greedy matching by centre distance
+            D = np.linalg.norm(gt_c[:, None, :] - cc[None, :, :], axis=-1) if len(gt_c) else np.zeros((0, len(cc)))
+            pairs, used_g, used_c = [], set(), set()
+            for flat in np.argsort(D, axis=None):
+                i, j = np.unravel_index(flat, D.shape)
+                if D[i, j] > cfg.match_mm:
+                    break
+                if i in used_g or j in used_c:
+                    continue
+                used_g.add(i), used_c.add(j), pairs.append((i, j))
+            n_fp += len(cc) - len(pairs)
+            if not pairs:
+                continue
+            n_match += len(pairs)
+            gi = [p[0] for p in pairs]
+            ci = [p[1] for p in pairs]
+            batch = crop_hands(frames.color[b], frames.depth[b], cc[ci], cams[b], crop_cfg, generator=g,
+                               color_order="rgb", device=dev)
+            out = model(*batch.network_inputs())
+            for name, pose in _pose_list(out):
+                m, _ = predictions_to_camera(pose.float(), batch)
+                preds.setdefault(name, []).append((m * 1000.0).cpu())
+                final = name
+            gts.append(gt_j[gi])
+            right.append(frames.is_right[b].cpu()[torch.from_numpy(hv)][gi])
+            centre_err.append(D[gi, ci])
+    extra = {"protocol": "localizer", "gt_hands": n_gt, "matched": n_match, "missed": n_gt - n_match,
+             "detections": n_det, "false_positives": n_fp, "match_mm": cfg.match_mm,
+             "miss_rate": (n_gt - n_match) / max(n_gt, 1),
+             "centre_error_mm": float(np.concatenate(centre_err).mean()) if centre_err else float("nan")}
+    res = _result(preds, gts, final, extra)
+    if right:
+        r = torch.cat(right).bool()
+        gt = torch.cat(gts)
+        fp = torch.cat(preds[final])
+        res["final_by_hand"] = {side: summarize(fp[sel], gt[sel])["mpjpe_mm"]
+                                for side, sel in (("right", r), ("left_unmirrored", ~r))}
+    return res
+
+
+def evaluate_model(model, model_cfg, cfg: EvalConfig, protocols=("gt_crops", "localizer"),
+                   progress: bool = False) -> dict:
+    out = {"eval_config": asdict(cfg)}
+    if "gt_crops" in protocols:
+        out["gt_crops"] = evaluate_gt_crops(model, model_cfg, cfg, progress)
+    if "localizer" in protocols:
+        out["localizer"] = evaluate_localizer(model, model_cfg, cfg, progress)
+    return out
+
+
+def markdown_table(results: dict, name: str = "model") -> str:
+    """One Markdown table: rows = protocol × pose, columns = MPJPE / PA-MPJPE / AUC / count."""
+    lines = [f"| {name} | protocol | pose | MPJPE (mm) | PA-MPJPE (mm) | AUC 0-50 | hands |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for proto in ("gt_crops", "localizer"):
+        if proto not in results:
+            continue
+        for pose, s in results[proto]["poses"].items():
+            lines.append(f"| {name} | {proto} | {pose} | {s['mpjpe_mm']:.2f} | {s['pa_mpjpe_mm']:.2f} | "
+                         f"{s['auc_0_50']:.3f} | {s['count']} |")
+    if "localizer" in results:
+        r = results["localizer"]
+        lines.append("")
+        lines.append(f"localizer: {r['matched']}/{r['gt_hands']} GT hands matched (missed {r['missed']}, "
+                     f"false positives {r['false_positives']}, mean centre error {r['centre_error_mm']:.1f} mm)")
+    return "\n".join(lines)
