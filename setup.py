@@ -28,6 +28,9 @@ CONSOLE_SCRIPTS = [
     "kpfusion-train=kpfusion_ros.tools.train:main",
     "kpfusion-eval=kpfusion_ros.tools.evaluate:main",
     "kpfusion-experiments=kpfusion_ros.tools.experiments:main",
+    "kpfusion-make-demo-bag=kpfusion_ros.tools.make_demo_bag:main",
+    "kpfusion-demo=kpfusion_ros.tools.demo:main",
+    "kpfusion-bag=kpfusion_ros.tools.bag:main",
 ]
 
 setup(

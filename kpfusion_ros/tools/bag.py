@@ -1,0 +1,209 @@
+"""Process a rosbag2 recording offline: the node's pipeline frame by frame, no DDS, as fast as possible.
+
+Reads color, depth and camera_info from INPUT (sqlite3 or MCAP), synchronizes them
+with the same ApproximateTimeSynchronizer as the node (message_filters, fed in the
+bag's order), runs localisation, tracking and the network through the node's own
+FrameProcessor (so the joints equal the live node's on the same frames), and writes
+one kpfusion_ros/HandPoseArray per synchronized frame (header = the color image's)
+and its MarkerArray into the new bag OUTPUT (MCAP), optionally a CSV of the joints::
+
+    kpfusion-bag recording/ poses_bag/ --csv joints.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from kpfusion_ros.node_config import NodeConfig
+
+
+def pipeline_config(cfg: NodeConfig):
+    """PipelineConfig from the node's parameters (the same mapping the node uses)."""
+    from kpfusion_ros.pipeline import PipelineConfig
+
+    return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16, max_hands=cfg.max_hands,
+                          min_range_m=cfg.min_range, max_range_m=cfg.max_range,
+                          refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
+                          min_confidence=cfg.min_confidence)
+
+
+def processing_options(cfg: NodeConfig):
+    from kpfusion_ros.ros.processing import ProcessingOptions
+
+    return ProcessingOptions(use_rectified_intrinsics=cfg.use_rectified_intrinsics,
+                             resolution_mismatch=cfg.resolution_mismatch, max_future_s=cfg.max_future_s,
+                             tf_prefix=cfg.tf_prefix, marker_lifetime=cfg.marker_lifetime)
+
+
+def parse_params(items: list[str]) -> dict:
+    """['name=value' or 'name:=value'] -> {name: value of the parameter's type}."""
+    types = {name: typ for name, _, typ, *_ in NodeConfig.field_specs()}
+    out = {}
+    for item in items:
+        name, sep, value = item.replace(":=", "=", 1).partition("=")
+        name = name.strip()
+        if not sep or name not in types:
+            raise ValueError(f"bad --param {item!r}: expected NAME=VALUE with NAME one of {sorted(types)}")
+        typ = types[name]
+        if typ is bool:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"--param {name} takes true or false, not {value!r}")
+            out[name] = value.lower() in ("true", "1")
+        else:
+            out[name] = typ(value)
+    return out
+
+
+CSV_HEADER = ["stamp", "hand_id", "joint", "x", "y", "z", "u", "v", "confidence"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kpfusion_ros.ros import bagio
+
+    d = NodeConfig()
+    p = argparse.ArgumentParser(prog="kpfusion-bag", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", type=Path, help="rosbag2 directory (sqlite3 or MCAP) with color, depth and camera_info")
+    p.add_argument("output", type=Path, help="bag directory to create (MCAP)")
+    p.add_argument("--color-topic", default=bagio.COLOR_TOPIC)
+    p.add_argument("--depth-topic", default=bagio.DEPTH_TOPIC)
+    p.add_argument("--info-topic", default=bagio.INFO_TOPIC)
+    p.add_argument("--output-ns", default="/kpfusion",
+                   help="namespace of the output topics: <ns>/hand_poses, <ns>/markers (default /kpfusion, as the node)")
+    p.add_argument("--model", default=d.model_path, help="model file ('' = shipped weights; random:lite = untrained)")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--csv", type=Path, default=None, help="also write the joints as CSV (" + ", ".join(CSV_HEADER) + ")")
+    p.add_argument("--slop", type=float, default=d.slop, help=f"synchronization window, s (default {d.slop})")
+    p.add_argument("--queue-size", type=int, default=d.queue_size, help=f"synchronizer queue (default {d.queue_size})")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other node parameter (repeatable; same names as the node's, e.g. refine_iterations=0)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many synchronized frames (0 = all)")
+    p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from kpfusion_ros.ros import bagio
+
+    if not (args.input / "metadata.yaml").is_file():
+        print(f"error: {args.input} is not a rosbag2 directory (no metadata.yaml)", file=sys.stderr)
+        return 2
+    wanted = {args.color_topic: (bagio.IMAGE_TYPE, "--color-topic"), args.depth_topic: (bagio.IMAGE_TYPE, "--depth-topic"),
+              args.info_topic: (bagio.INFO_TYPE, "--info-topic")}
+    try:
+        topics = bagio.check_topics(args.input, wanted)
+    except bagio.TopicError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.output.exists() and not args.force:
+        print(f"error: {args.output} exists (use --force to replace it)", file=sys.stderr)
+        return 2
+    try:
+        overrides = parse_params(args.param)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cfg = replace(NodeConfig(), **{**overrides, "model_path": args.model, "device": args.device, "slop": args.slop,
+                                   "queue_size": args.queue_size})
+    errs = cfg.validate()
+    if errs:
+        print("error: " + "; ".join(errs), file=sys.stderr)
+        return 2
+
+    import message_filters
+    from cv_bridge import CvBridge
+
+    from kpfusion_ros.joints import JOINT_NAMES
+    from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError
+    from kpfusion_ros.ros.conversions import FrameError
+    from kpfusion_ros.ros.processing import FrameProcessor
+
+    try:
+        pipeline = HandPosePipeline(pipeline_config(cfg))
+    except (ModelLoadError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if pipeline.device_warning:
+        print(f"warning: {pipeline.device_warning}", file=sys.stderr)
+    print(f"model: {pipeline.model_description} on {pipeline.device}", file=sys.stderr)
+    warned = set()
+
+    def warn(key, text):
+        if key not in warned:
+            warned.add(key)
+            tqdm.write(f"warning [{key}]: {text}", file=sys.stderr)
+
+    processor = FrameProcessor(pipeline, CvBridge(), processing_options(cfg), warn)
+    inputs = [message_filters.SimpleFilter() for _ in range(3)]
+    sync = message_filters.ApproximateTimeSynchronizer(inputs, cfg.queue_size, cfg.slop)
+    sets = []
+    sync.registerCallback(lambda c, d, i: sets.append((c, d, i)))
+    index = {args.color_topic: 0, args.depth_topic: 1, args.info_topic: 2}
+    ns = "/" + args.output_ns.strip("/")
+    poses_topic, markers_topic = f"{ns}/hand_poses", f"{ns}/markers"
+
+    stats = {"synchronized": 0, "written": 0, "bad": 0, "hands": 0}
+    csv_fh = open(args.csv, "w", newline="") if args.csv else None
+    csv_w = csv.writer(csv_fh) if csv_fh else None
+    if csv_w:
+        csv_w.writerow(CSV_HEADER)
+    pbar = tqdm(total=topics[args.color_topic].count, desc="processing", unit="frame", disable=args.quiet,
+                file=sys.stderr)
+    done = False
+    try:
+        with bagio.BagWriter(args.output, overwrite=args.force) as out:
+            out.add_topic(poses_topic, bagio.POSES_TYPE)
+            out.add_topic(markers_topic, bagio.MARKERS_TYPE)
+            for topic, typ, t, raw in bagio.read_messages(args.input, list(index)):
+                inputs[index[topic]].signalMessage(bagio.deserialize(raw, typ))
+                if topic == args.color_topic:
+                    pbar.update(1)
+                while sets and not done:
+                    color, depth, info = sets.pop(0)
+                    stats["synchronized"] += 1
+                    try:
+                        fr = processor.process(color, depth, info)
+                    except FrameError as exc:
+                        stats["bad"] += 1
+                        tqdm.write(f"frame {bagio.stamp_ns(color.header.stamp) / 1e9:.6f} skipped: {exc}",
+                                   file=sys.stderr)
+                        continue
+                    s = bagio.stamp_ns(color.header.stamp)
+                    out.write(poses_topic, bagio.POSES_TYPE, s, fr.poses)
+                    out.write(markers_topic, bagio.MARKERS_TYPE, s, fr.markers)
+                    stats["written"] += 1
+                    stats["hands"] += len(fr.poses.hands)
+                    pbar.set_postfix(hands=len(fr.poses.hands))
+                    if csv_w:
+                        stamp = f"{color.header.stamp.sec}.{color.header.stamp.nanosec:09d}"
+                        for h in fr.poses.hands:
+                            for j, name in enumerate(JOINT_NAMES):
+                                p = h.joints[j]
+                                csv_w.writerow([stamp, h.id, name, repr(p.x), repr(p.y), repr(p.z),
+                                                repr(float(h.pixel_u[j])), repr(float(h.pixel_v[j])),
+                                                repr(float(h.joint_confidence[j]))])
+                    if args.max_frames and stats["synchronized"] >= args.max_frames:
+                        done = True
+                if done:
+                    break
+    finally:
+        pbar.close()
+        if csv_fh:
+            csv_fh.close()
+    print(f"{stats['synchronized']} synchronized frames, {stats['written']} HandPoseArray written "
+          f"({stats['hands']} hands), {stats['bad']} bad; {args.output}: {poses_topic}, {markers_topic}"
+          + (f"; joints in {args.csv}" if args.csv else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
