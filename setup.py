@@ -31,6 +31,8 @@ CONSOLE_SCRIPTS = [
     "kpfusion-make-demo-bag=kpfusion_ros.tools.make_demo_bag:main",
     "kpfusion-demo=kpfusion_ros.tools.demo:main",
     "kpfusion-bag=kpfusion_ros.tools.bag:main",
+    "kpfusion-bench-node=kpfusion_ros.tools.bench_node:main",
+    "kpfusion-soak=kpfusion_ros.tools.soak:main",
 ]
 
 setup(

@@ -157,8 +157,11 @@ def mirror_points_mm(xyz: torch.Tensor, cam: torch.Tensor, width: int | torch.Te
     with the *same* intrinsics and the same depth (reference §3 "Left hands").
     x' = (W − 1 − 2·cx)·z/fx − x; an involution, so it also un-mirrors.
     """
-    uv = mirror_u(project(xyz, cam), width)
-    return backproject(uv, xyz[..., 2], cam)
+    # Closed form of project → mirror_u → backproject: identical where z ≠ 0 and finite at z = 0
+    # (where the projection itself is 0/0), so degenerate centres stay finite.
+    fx, cx = cam[:, 0].view(-1, 1), cam[:, 2].view(-1, 1)
+    x = (torch.as_tensor(width, dtype=xyz.dtype, device=xyz.device) - 1 - 2 * cx) * xyz[..., 2] / fx - xyz[..., 0]
+    return torch.stack([x, xyz[..., 1], xyz[..., 2]], dim=-1)
 
 
 def crop_intrinsics(M: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:

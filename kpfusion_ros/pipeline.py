@@ -124,7 +124,9 @@ def load_model(path: str, device: torch.device):
             raise
         except Exception as exc:  # corrupt, truncated or incompatible
             raise ModelLoadError(f"cannot load model file {p}: {exc}") from exc
-        desc = f"{p} ({cfg.arch}, {meta.get('provenance', {}).get('name', 'no provenance')})" if isinstance(meta, dict) else str(p)
+        prov = meta.get("provenance", {}) if isinstance(meta, dict) else {}
+        trained = f", {prov['steps']} training steps" if "steps" in prov else ""
+        desc = f"{p} ({cfg.arch}{trained}; {prov.get('source', 'no provenance recorded')})"
     model.eval().to(device)
     return model, cfg, desc
 
@@ -163,19 +165,26 @@ class HandPosePipeline:
         self.localizer = HandLocalizer(loc)
         self.tracker = HandTracker(cfg.tracker)
         self.generator = torch.Generator(device="cpu")
+        self._stage_ms: dict = {}
 
     # -- the network on a batch of centres -------------------------------------------------------
     @torch.inference_mode()
     def estimate(self, rgb: np.ndarray, depth_mm: np.ndarray, cam, centres_mm: np.ndarray):
         """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch)."""
+        st = self._stage_ms
+        t0 = time.perf_counter()
         self.generator.manual_seed(self.cfg.seed)
         batch = crop_hands(rgb, depth_mm, centres_mm, cam, self.crop_cfg, generator=self.generator,
                            color_order="rgb", device=self.device)
         inputs = batch.network_inputs()
         if self.half:
             inputs = tuple(t.half() if t.is_floating_point() else t for t in inputs)
+        t1 = time.perf_counter()
         out = self.model(*inputs)
         final = out.final.float()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        t2 = time.perf_counter()
         prev = (out.poses[-2] if len(out.poses) >= 2 else out.initial).float()
         dist_mm = torch.linalg.norm((final - prev) * (batch.cube.unsqueeze(1) / 2), dim=-1)
         joint_conf = torch.exp(-dist_mm / self.cfg.confidence_scale_mm)
@@ -183,8 +192,14 @@ class HandPosePipeline:
         expected = float(self.crop_cfg.crop_size ** 2) * 0.05
         fg = torch.clamp(batch.num_foreground.to(final) / expected, max=1.0)
         overall = joint_conf.median(dim=1).values * fg * batch.valid.to(final)
-        return (joints_m.double().cpu().numpy(), pixels.double().cpu().numpy(),
-                joint_conf.cpu().numpy(), overall.cpu().numpy(), batch)
+        res = (joints_m.double().cpu().numpy(), pixels.double().cpu().numpy(),
+               joint_conf.cpu().numpy(), overall.cpu().numpy(), batch)
+        t3 = time.perf_counter()
+        # per-stage wall times, summed over refine iterations (crop includes point sampling)
+        st["crop"] = st.get("crop", 0.0) + (t1 - t0) * 1e3
+        st["forward"] = st.get("forward", 0.0) + (t2 - t1) * 1e3
+        st["decode"] = st.get("decode", 0.0) + (t3 - t2) * 1e3
+        return res
 
     def process(self, rgb: np.ndarray, depth_mm: np.ndarray, cam, stamp: Optional[float] = None) -> FrameResult:
         """One frame: H×W×3 uint8 RGB, H×W float32 mm (0 invalid), cam (fx, fy, cx, cy), stamp in seconds."""
@@ -200,6 +215,7 @@ class HandPosePipeline:
         ids = list(centres)
         c = np.stack([centres[i] for i in ids]).astype(np.float64)
         t2 = time.perf_counter()
+        self._stage_ms = {}
         for it in range(1 + max(0, int(self.cfg.refine_iterations))):
             joints_m, pixels, jconf, overall, batch = self.estimate(rgb, depth_mm, cam, c)
             if it < self.cfg.refine_iterations:
@@ -207,6 +223,8 @@ class HandPosePipeline:
                 ok = np.all(np.isfinite(mean), axis=1) & (overall >= self.cfg.min_confidence)
                 c = np.where(ok[:, None], mean, c)
         timings["network"] = (time.perf_counter() - t2) * 1e3
+        timings.update(self._stage_ms)
+        t3 = time.perf_counter()
         by_id = {}
         for k, tid in enumerate(ids):
             self.tracker.update_from_pose(tid, joints_m[k] * 1000.0, float(overall[k]))
@@ -230,6 +248,7 @@ class HandPosePipeline:
             hands.append(HandEstimate(track_id=int(tr.id), joints_m=joints_m[k], pixels=pixels[k],
                                       joint_confidence=jconf[k], confidence=float(overall[k]),
                                       center_m=c[k] / 1000.0, roi=roi))
+        timings["tracking_out"] = (time.perf_counter() - t3) * 1e3
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(hands, len(detections), timings)
 

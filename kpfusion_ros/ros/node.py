@@ -18,6 +18,7 @@ blocked by inference.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 import time
@@ -48,6 +49,12 @@ from kpfusion_ros.ros.markers import delete_all
 from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, stamp_ns
 
 THROTTLE_S = 5.0
+_NUMBERS = re.compile(r"[-+]?\d[\d.e+-]*")
+
+
+def _problem_key(text: str) -> str:
+    """The kind of a frame problem: its message with the numbers masked (throttling key)."""
+    return _NUMBERS.sub("#", text)[:120]
 
 
 class _Mailbox:
@@ -238,13 +245,16 @@ class KPFusionNode(LifecycleNode):
 
     # -- inputs ---------------------------------------------------------------------------------
     def _reset_stats(self) -> None:
-        self.stats = {"sets_in": 0, "processed": 0, "bad_frames": 0, "skipped_stamp": 0, "published": 0}
+        self.stats = {"sets_in": 0, "processed": 0, "bad_frames": 0, "skipped_stamp": 0, "published": 0,
+                      "no_depth": 0}
+        self._stages: dict[str, deque] = {}
         self._arrivals: dict[str, float] = {}
         self._arrival_counts: dict[str, int] = {}
         self._latencies = deque(maxlen=300)
         self._inference = deque(maxlen=300)
         self._publish_times = deque(maxlen=300)
         self._throttled: dict[str, float] = {}
+        self._throttle_lock = threading.Lock()
         self._activated_at = time.monotonic()
 
     def _qos_warning(self, topic: str):
@@ -266,10 +276,9 @@ class KPFusionNode(LifecycleNode):
             last = self._arrivals.get(topic, self._activated_at)
             if now - last > c.topic_timeout:
                 never = topic not in self._arrivals
-                self.get_logger().warning(
-                    f"no message on '{topic}' for {now - last:.0f} s{' (never received)' if never else ''}: "
-                    "check the topic name/remapping, that the camera runs, and QoS (qos_reliability)",
-                    throttle_duration_sec=THROTTLE_S)
+                self._warn_frame(
+                    f"topic:{topic}", f"no message on '{topic}' for {now - last:.0f} s{' (never received)' if never else ''}: "
+                    "check the topic name/remapping, that the camera runs, and QoS (qos_reliability)")
         if (self._arrivals and all(t in self._arrivals for t in (c.color_topic, c.depth_topic, c.camera_info_topic))
                 and self.stats["sets_in"] == 0 and now - self._activated_at > c.topic_timeout):
             self.get_logger().warning(
@@ -291,18 +300,28 @@ class KPFusionNode(LifecycleNode):
                 self._process(*item)
             except FrameError as exc:
                 self.stats["bad_frames"] += 1
-                self.get_logger().warning(f"frame skipped: {exc}", throttle_duration_sec=THROTTLE_S)
+                # throttled per kind of problem (the message with its numbers masked): rclpy throttles per
+                # call site, which would hide a second, different problem behind the first one
+                self._warn_frame("bad:" + _problem_key(str(exc)), f"frame skipped: {exc}")
             except Exception as exc:  # never let one frame kill the worker
                 self.stats["bad_frames"] += 1
-                self.get_logger().error(f"frame skipped after an unexpected error: {type(exc).__name__}: {exc}",
-                                        throttle_duration_sec=THROTTLE_S)
+                self._warn_frame("error:" + type(exc).__name__,
+                                 f"frame skipped after an unexpected error: {type(exc).__name__}: {exc}",
+                                 error=True)
 
-    def _warn_frame(self, key: str, text: str) -> None:
+    def _warn_frame(self, key: str, text: str, error: bool = False) -> None:
         """Throttled warning per condition (rclpy throttles per call site, so we keep our own clock)."""
         throttle = {"frame_id": 10.0, "info_size": 30.0, "old_stamps": 60.0}.get(key, THROTTLE_S)
         now = time.monotonic()
-        if now - self._throttled.get(key, -1e9) >= throttle:
+        with self._throttle_lock:
+            if now - self._throttled.get(key, -1e9) < throttle:
+                return
             self._throttled[key] = now
+        if error:
+            self.get_logger().error(text)
+        elif ":" in key:
+            self.get_logger().warning(text)
+        else:
             self.get_logger().warning(f"[{key}] {text}")
 
     def _process(self, color: Image, depth: Image, info: CameraInfo) -> None:
@@ -314,8 +333,11 @@ class KPFusionNode(LifecycleNode):
                 self.stats["skipped_stamp"] += 1
             raise
         self.stats["processed"] += 1
+        if "no_depth" in out.issues:
+            self.stats["no_depth"] += 1
         self._inference.append(out.result.timings_ms.get("network", 0.0))
         header = color.header
+        t_pub = time.perf_counter()
         self.pub_poses.publish(out.poses)
         pub_t = self.get_clock().now().nanoseconds
         self.stats["published"] += 1
@@ -325,9 +347,16 @@ class KPFusionNode(LifecycleNode):
             self.pub_markers.publish(out.markers)
         if self.cfg.publish_tf and out.transforms:
             self.tf_broadcaster.sendTransform(out.transforms)
+        timings = dict(out.result.timings_ms)
+        timings["publish"] = (time.perf_counter() - t_pub) * 1e3
         if self.pub_debug.get_subscription_count() > 0:
+            t_dbg = time.perf_counter()
             img = draw_hands(out.rgb, out.result.hands)
             self.pub_debug.publish(self.bridge.cv2_to_imgmsg(img, encoding="rgb8", header=header))
+            self.stats["debug_images"] = self.stats.get("debug_images", 0) + 1
+            timings["debug_image"] = (time.perf_counter() - t_dbg) * 1e3
+        for k, v in timings.items():
+            self._stages.setdefault(k, deque(maxlen=300)).append(float(v))
         self.get_logger().debug(f"{len(out.result.hands)} hand(s); latency {self._latencies[-1]:.1f} ms, "
                                 f"inference {self._inference[-1]:.1f} ms, dropped {self._mailbox.dropped}")
 
@@ -351,7 +380,26 @@ class KPFusionNode(LifecycleNode):
             "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
             "inference_ms_p50": float(np.median(inf)) if inf.size else float("nan"),
             "rate_hz": rate,
+            "frames_no_depth": self.stats["no_depth"],
+            "debug_images_published": self.stats.get("debug_images", 0),
+            "mailbox_pending": self._mailbox.pending(),
+            "sync_queue_max": self._sync_queue_max(),
+            **{f"received_{role}": self._arrival_counts.get(topic, 0) for role, topic in
+               (("color", self.cfg.color_topic), ("depth", self.cfg.depth_topic),
+                ("camera_info", self.cfg.camera_info_topic))},
+            **{f"stage_ms_p50_{k}": float(np.median(np.asarray(v, dtype=float)))
+               for k, v in list(self._stages.items()) if len(v)},
         }
+
+    def _sync_queue_max(self) -> int:
+        """Largest message_filters synchronizer input queue (bounded by queue_size); -1 if not observable."""
+        queues = getattr(self._sync, "queues", None)
+        if not queues:
+            return -1
+        try:
+            return max(len(q) for q in queues)
+        except Exception:
+            return -1
 
     def _publish_diagnostics(self) -> None:
         vals = self.diagnostics_values()

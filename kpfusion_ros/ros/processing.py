@@ -11,6 +11,7 @@ conditions worth a warning that do not stop the frame go to ``warn(key, text)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import time
 from typing import Callable, Optional
 
 import numpy as np
@@ -34,6 +35,7 @@ class ProcessedFrame:
     transforms: list  # geometry_msgs/TransformStamped
     rgb: np.ndarray
     result: FrameResult
+    issues: tuple = ()  # keys of the warning conditions this frame had (e.g. "no_depth")
 
 
 @dataclass
@@ -70,6 +72,8 @@ class FrameProcessor:
 
     def process(self, color, depth, info, now_ns: Optional[int] = None) -> ProcessedFrame:
         o = self.options
+        issues = []
+        t0 = time.perf_counter()
         self.check_stamp(color, now_ns)
         if color.header.frame_id != depth.header.frame_id:
             self.warn("frame_id", f"color frame '{color.header.frame_id}' and depth frame "
@@ -83,14 +87,25 @@ class FrameProcessor:
             self.warn("info_size", f"camera_info is {info.width}x{info.height} but color is {w}x{h}: "
                       "intrinsics scaled")
             intr = intr.scaled_to(w, h)
-        depth_mm = align_depth_to_color(depth_mm, (h, w), o.resolution_mismatch)
+        if depth_mm.shape != (h, w):
+            dh, dw = depth_mm.shape
+            depth_mm = align_depth_to_color(depth_mm, (h, w), o.resolution_mismatch)  # raises under 'reject'
+            issues.append("depth_size")
+            self.warn("depth_size", f"depth is {dw}x{dh} but color is {w}x{h}: depth resized (nearest) to the "
+                      "color size, assuming it is registered to the color camera "
+                      "(resolution_mismatch:=reject to skip such frames)")
         if not np.any(depth_mm > 0):
+            issues.append("no_depth")
             self.warn("no_depth", "depth has no valid pixel (all zero/NaN): publishing no hands")
         self.last_stamp_ns = stamp_ns(color.header.stamp)
+        t1 = time.perf_counter()
         result = self.pipeline.process(rgb, depth_mm, intr.as_tuple(), self.last_stamp_ns / 1e9)
+        t2 = time.perf_counter()
         header = color.header
         self.last_header = header
         poses = hand_pose_array_msg(header, result.hands)
         markers = self.markers.build(header, result.hands, lifetime=o.marker_lifetime)
         tfs = hand_transforms(header, result.hands, o.tf_prefix)
-        return ProcessedFrame(poses, markers, tfs, rgb, result)
+        result.timings_ms["conversion"] = (t1 - t0) * 1e3
+        result.timings_ms["messages"] = (time.perf_counter() - t2) * 1e3
+        return ProcessedFrame(poses, markers, tfs, rgb, result, tuple(issues))
