@@ -33,6 +33,7 @@ CONSOLE_SCRIPTS = [
     "kpfusion-bag=kpfusion_ros.tools.bag:main",
     "kpfusion-bench-node=kpfusion_ros.tools.bench_node:main",
     "kpfusion-soak=kpfusion_ros.tools.soak:main",
+    "kpfusion-bench-localizer=kpfusion_ros.tools.bench_localizer:main",
 ]
 
 setup(

@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the colcon install: run `make test`")
 
 SHIPPED = REPO / "models" / "kpfusion_lite.pt"
-#: With the shipped weights, the mean joint error on these clean synthetic frames must stay below this
-#: (the shipped model's synthetic-test MPJPE is an order of magnitude lower; see models/kpfusion_lite.json).
+#: With the shipped weights, the mean joint error on these clean synthetic frames (localiser + tracker +
+#: network, end to end) must stay below this. Measured through HandPosePipeline on the same three frames:
+#: 21, 36 and 42 mm (mean 33 mm); the model's own MPJPE with ground-truth-centred crops is 24 mm
+#: (models/kpfusion_lite.json). A localiser that centred on the forearm gave 114 mm here.
 MPJPE_TOLERANCE_M = 0.040
 _stamps = itertools.count(1_700_000_000_000_000_000, 50_000_000)
 

@@ -1,0 +1,151 @@
+"""``kpfusion-bench-localizer``: accuracy and speed of the depth-only hand localiser.
+
+Renders synthetic frames (:mod:`kpfusion_ros.data.synthetic`) and runs
+:class:`~kpfusion_ros.localization.HandLocalizer` on their depth (uint16 mm as float32).
+Candidates are matched one-to-one to ground-truth hands by 3D distance between the
+candidate centre and the GT joint mean (greedy, nearest first, ≤ ``--match-mm``).
+
+Reported per setting: recall (matched GT hands / GT hands), false positives per frame
+(unmatched candidates), centre error to the GT joint mean over matched hands (median,
+p90, mm), the distance from every GT hand to its nearest candidate (median, p90; ``inf``
+when no candidate), and the localiser's wall time per frame (ms, median and mean).
+
+Settings: ``default`` scenes (``SceneConfig()``: clutter, objects, tables, 1–2 hands,
+sensor noise on) at 320×240 and 640×480, and ``clean`` one-hand scenes (no clutter,
+objects, tables or edge placement, no sensor defects) at 320×240. ``--baseline MODULE``
+(a file path) runs another localiser module (e.g. a saved copy of the old one) on the
+same frames for a before/after comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.synthetic import SceneConfig, SyntheticConfig, render_batch
+from .. import localization
+
+CLEAN_SCENE = dict(num_hands=1, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0, p_edge=0.0,
+                   p_table=0.0, p_left=0.0)
+
+
+def settings(n_default: int, n_clean: int) -> list[tuple[str, SyntheticConfig, int]]:
+    return [
+        ("default_320x240", SyntheticConfig(width=320, height=240, scene=SceneConfig()), n_default),
+        ("default_640x480", SyntheticConfig(width=640, height=480, scene=SceneConfig()), n_default),
+        ("clean_one_hand_320x240", SyntheticConfig(width=320, height=240, clean=True,
+                                                   scene=SceneConfig(**CLEAN_SCENE)), n_clean),
+    ]
+
+
+def match(gt: np.ndarray, cc: np.ndarray, max_mm: float) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one matching (nearest pair first) of GT centres to candidate centres."""
+    if len(gt) == 0 or len(cc) == 0:
+        return []
+    D = np.linalg.norm(gt[:, None, :] - cc[None, :, :], axis=-1)
+    pairs, ug, uc = [], set(), set()
+    for flat in np.argsort(D, axis=None):
+        i, j = np.unravel_index(flat, D.shape)
+        if D[i, j] > max_mm:
+            break
+        if i in ug or j in uc:
+            continue
+        ug.add(i), uc.add(j), pairs.append((int(i), int(j), float(D[i, j])))
+    return pairs
+
+
+def _load_module(path: str):
+    spec = importlib.util.spec_from_file_location("_bench_baseline_localization", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _r(x):
+    return None if x is None or not np.isfinite(x) else round(float(x), 2)
+
+
+def evaluate(localizers: dict, frames, match_mm: float) -> dict:
+    acc = {k: dict(n_gt=0, n_match=0, n_fp=0, err=[], near=[], ms=[]) for k in localizers}
+    for f in frames:
+        depth = f.depth.astype(np.float32)
+        cam = tuple(float(v) for v in f.cam)
+        gt = f.joints_mm.astype(np.float64).mean(axis=1).reshape(-1, 3)
+        for name, loc in localizers.items():
+            t = time.perf_counter()
+            cands = loc.localize(depth, cam)
+            a = acc[name]
+            a["ms"].append((time.perf_counter() - t) * 1e3)
+            cc = np.array([c.centre_mm for c in cands], dtype=np.float64).reshape(-1, 3)
+            p = match(gt, cc, match_mm)
+            a["n_gt"] += len(gt)
+            a["n_match"] += len(p)
+            a["n_fp"] += len(cc) - len(p)
+            a["err"] += [e for _, _, e in p]
+            for g in gt:
+                a["near"].append(float(np.min(np.linalg.norm(cc - g, axis=1))) if len(cc) else float("inf"))
+    out = {}
+    for name, a in acc.items():
+        n = len(a["ms"])
+        err, near = np.array(a["err"]), np.array(a["near"])
+        out[name] = {
+            "frames": n, "gt_hands": a["n_gt"], "matched": a["n_match"],
+            "recall": _r(a["n_match"] / max(a["n_gt"], 1)),
+            "false_positives_per_frame": _r(a["n_fp"] / max(n, 1)),
+            "centre_error_mm_median": _r(np.median(err)) if err.size else None,
+            "centre_error_mm_p90": _r(np.percentile(err, 90)) if err.size else None,
+            "nearest_candidate_mm_median": _r(np.median(near)) if near.size else None,
+            "nearest_candidate_mm_p90": _r(np.percentile(near, 90)) if near.size else None,
+            "runtime_ms_median": _r(np.median(a["ms"])), "runtime_ms_mean": _r(np.mean(a["ms"])),
+        }
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="kpfusion-bench-localizer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=200, help="frames per default-scene setting")
+    p.add_argument("--clean-frames", type=int, default=150, help="frames of clean one-hand scenes")
+    p.add_argument("--seed", type=int, default=23, help="synthetic stream seed (constants were fitted on 11)")
+    p.add_argument("--match-mm", type=float, default=80.0, help="max centre distance for a match (mm)")
+    p.add_argument("--baseline", default=None, help="path of another localization.py to compare (e.g. the old one)")
+    p.add_argument("--batch", type=int, default=16, help="frames rendered per batch")
+    p.add_argument("--out", default=None, help="write the JSON here")
+    args = p.parse_args(argv)
+
+    localizers = {"current": localization.HandLocalizer(localization.LocalizerConfig())}
+    if args.baseline:
+        mod = _load_module(args.baseline)
+        localizers = {"baseline": mod.HandLocalizer(mod.LocalizerConfig()), **localizers}
+    res = {"tool": "kpfusion-bench-localizer", "seed": args.seed, "match_mm": args.match_mm,
+           "baseline": args.baseline, "platform": platform.platform(), "python": platform.python_version(),
+           "numpy": np.__version__, "settings": {}}
+    for name, cfg, n in settings(args.frames, args.clean_frames):
+        if n <= 0:
+            continue
+        frames = []
+        with tqdm(total=n, desc=f"render {name}", file=sys.stderr) as bar:
+            for s in range(0, n, args.batch):
+                b = render_batch(args.seed, range(s, min(n, s + args.batch)), cfg).frames()
+                frames += b
+                bar.update(len(b))
+        res["settings"][name] = evaluate(localizers, tqdm(frames, desc=f"localize {name}", file=sys.stderr),
+                                         args.match_mm)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
