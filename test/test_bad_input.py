@@ -183,10 +183,16 @@ class Rig:
 
     def send(self, frame, *, wait=True, timeout=60.0, **kw):
         stamp, color, depth, info = self.messages(frame, **kw)
-        self.publish(color, depth, info)
-        if wait:
-            assert self.spin(timeout, lambda: stamp in self.poses), f"no HandPoseArray for stamp {stamp}"
-        return stamp
+        end = time.monotonic() + timeout
+        while True:
+            self.publish(color, depth, info)
+            if not wait:
+                return stamp
+            # Right after (re)discovery a best-effort reader may not have matched the writer yet and the
+            # set is lost; re-sending the same stamps is harmless (the node skips duplicate stamps).
+            if self.spin(min(5.0, max(end - time.monotonic(), 0.0)), lambda: stamp in self.poses):
+                return stamp
+            assert time.monotonic() < end, f"no HandPoseArray for stamp {stamp}"
 
     def close(self):
         self.ex.shutdown()

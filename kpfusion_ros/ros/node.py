@@ -30,6 +30,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -198,11 +199,14 @@ class KPFusionNode(LifecycleNode):
             self._sync = message_filters.ApproximateTimeSynchronizer(self._subs, c.queue_size, c.slop)
         self._sync.registerCallback(self._on_frame_set)
         self._mailbox = _Mailbox()
+        # Watchdog and diagnostics measure wall time: on the steady clock they are unaffected by
+        # use_sim_time (a /clock that starts at a recording's epoch made ROS-time timers fire back to back).
+        self._steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self._running = True
         self._worker = threading.Thread(target=self._work, name="kpfusion-inference", daemon=True)
         self._worker.start()
-        self._timers = [self.create_timer(c.topic_timeout, self._watchdog),
-                        self.create_timer(c.diagnostics_period, self._publish_diagnostics)]
+        self._timers = [self.create_timer(c.topic_timeout, self._watchdog, clock=self._steady_clock),
+                        self.create_timer(c.diagnostics_period, self._publish_diagnostics, clock=self._steady_clock)]
         self._activated_at = time.monotonic()
         self.get_logger().info(f"subscribed to {c.color_topic}, {c.depth_topic}, {c.camera_info_topic} "
                                f"({c.qos_reliability}, {'exact' if c.exact_sync else f'approximate slop {c.slop}s'})")
@@ -429,7 +433,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(args_ros[1:])
     rclpy.init(args=argv)
     node = KPFusionNode()
-    executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+    # Inference runs in its own worker thread; a single-threaded executor keeps the callbacks
+    # cheap and sequential (rclpy's MultiThreadedExecutor was seen busy-looping at 100 % CPU here,
+    # starving the worker of the GIL).
+    executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     rc = 0
     try:
