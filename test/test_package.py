@@ -75,7 +75,7 @@ def test_colcon_builds_a_fresh_copy(tmp_path):
     """A clean colcon build of the package sources (not the Makefile's workspace)."""
     src = tmp_path / "src" / "kpfusion_ros"
     src.mkdir(parents=True)
-    for item in ("CMakeLists.txt", "package.xml", "msg", "kpfusion_ros", "scripts", "launch", "config"):
+    for item in ("CMakeLists.txt", "package.xml", "msg", "kpfusion_ros", "scripts", "launch", "config", "models"):
         p = REPO / item
         if p.is_dir():
             shutil.copytree(p, src / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -92,6 +92,7 @@ def test_colcon_builds_a_fresh_copy(tmp_path):
     site = next((ws / "install" / "kpfusion_ros" / "lib").glob("python3*/site-packages"))
     assert (site / "kpfusion_ros" / "msg" / "_hand_pose_array.py").is_file()
     assert (site / "kpfusion_ros" / "geometry.py").is_file()
+    assert (ws / "install" / "kpfusion_ros" / "share" / "kpfusion_ros" / "models" / "kpfusion_lite.pt").is_file()
     env = dict(os.environ, PYTHONPATH=f"{site}:{os.environ.get('PYTHONPATH', '')}",
                LD_LIBRARY_PATH=f"{ws / 'install' / 'kpfusion_ros' / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}")
     probe = subprocess.run(
