@@ -45,6 +45,7 @@ class EvalConfig:
     point_seed: int = 0
     clean: bool = False
     localizer: dict = field(default_factory=dict)  # LocalizerConfig overrides
+    dataset: object = None  # a reader (DexYCBJson, DexYCBToolkit, HO3D); None = synthetic frames
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
@@ -60,10 +61,17 @@ def _pose_list(out) -> list[tuple[str, torch.Tensor]]:
 
 
 def _iter_chunks(cfg: EvalConfig, progress: bool, desc: str):
-    it = range(0, cfg.num_frames, cfg.batch_frames)
+    n = cfg.num_frames if cfg.dataset is None else min(cfg.num_frames, len(cfg.dataset))
+    it = range(0, n, cfg.batch_frames)
     if progress:
         from tqdm import tqdm
         it = tqdm(it, desc=desc, unit="batch", dynamic_ncols=True)
+    if cfg.dataset is not None:
+        from kpfusion_ros.data.batching import frames_to_batch
+
+        for s in it:
+            yield frames_to_batch([cfg.dataset[i] for i in range(s, min(s + cfg.batch_frames, n))], cfg.device)
+        return
     syn = cfg.synthetic()
     for s in it:
         yield render_batch(cfg.seed, range(s, min(s + cfg.batch_frames, cfg.num_frames)), syn, cfg.device)
@@ -178,7 +186,10 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
 
 def evaluate_model(model, model_cfg, cfg: EvalConfig, protocols=("gt_crops", "localizer"),
                    progress: bool = False) -> dict:
-    out = {"eval_config": asdict(cfg)}
+    conf = asdict(cfg)
+    if cfg.dataset is not None:  # record which frames, not the reader object
+        conf["dataset"] = f"{type(cfg.dataset).__name__}({getattr(cfg.dataset, 'root', '')}), {len(cfg.dataset)} frames"
+    out = {"eval_config": conf}
     if "gt_crops" in protocols:
         out["gt_crops"] = evaluate_gt_crops(model, model_cfg, cfg, progress)
     if "localizer" in protocols:
