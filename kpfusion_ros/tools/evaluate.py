@@ -16,6 +16,9 @@ import json
 import sys
 
 
+from ..data.datasets import add_dataset_arguments, open_dataset  # noqa: E402
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kpfusion-eval", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="our checkpoint (save_checkpoint) or a training run's last.pt")
@@ -30,13 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="", help="write the full results here")
     p.add_argument("--md", default="", help="write the Markdown table here")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "dexycb", "dexycb-toolkit", "ho3d"],
-                   help="frames to evaluate on: rendered synthetic frames, or a real dataset under --data-root "
-                        "(dexycb: the authors' annotation JSON; dexycb-toolkit: the native layout; ho3d: v2/v3)")
-    p.add_argument("--data-root", default="", help="dataset root for --dataset dexycb/dexycb-toolkit/ho3d")
-    p.add_argument("--split", default="test", help="dataset split (dexycb: train/test; ho3d: train/evaluation)")
-    p.add_argument("--setup", default="s0", help="DexYCB setup s0..s3 (--dataset dexycb)")
-    p.add_argument("--ho3d-version", default="v3", choices=["v2", "v3"])
+    add_dataset_arguments(p, default_split="test")
     p.add_argument("--cube", type=float, default=250.0, help="crop cube edge in mm (HO-3D: 280)")
     return p
 
@@ -57,22 +54,6 @@ def load_any(path: str, device: str):
     return model.float().to(device).eval(), cfg
 
 
-def _open_dataset(args):
-    """The reader for --dataset (None for synthetic frames)."""
-    if args.dataset == "synthetic":
-        return None
-    if not args.data_root:
-        raise SystemExit(f"--dataset {args.dataset} needs --data-root")
-    if args.dataset == "dexycb":
-        from kpfusion_ros.data.dexycb import DexYCBJson
-        return DexYCBJson(args.data_root, setup=args.setup, split=args.split)
-    if args.dataset == "dexycb-toolkit":
-        from kpfusion_ros.data.dexycb import DexYCBToolkit
-        return DexYCBToolkit(args.data_root)
-    from kpfusion_ros.data.ho3d import HO3D
-    return HO3D(args.data_root, split=args.split, version=args.ho3d_version)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from ..evaluation.evaluate import EVAL_SEED, EvalConfig, evaluate_model, markdown_table
@@ -80,7 +61,7 @@ def main(argv=None) -> int:
     model, cfg = load_any(args.checkpoint, args.device)
     ecfg = EvalConfig(seed=EVAL_SEED if args.seed is None else args.seed, num_frames=args.frames, width=args.width,
                       height=args.height, batch_frames=args.batch_frames, device=args.device, match_mm=args.match_mm,
-                      cube_mm=args.cube, dataset=_open_dataset(args))
+                      cube_mm=args.cube, dataset=open_dataset(args))
     res = evaluate_model(model, cfg, ecfg, tuple(args.protocols.split(",")), progress=not args.quiet)
     res["checkpoint"] = args.checkpoint
     md = markdown_table(res, cfg.arch)

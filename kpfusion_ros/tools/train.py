@@ -29,6 +29,9 @@ def parse_overrides(items) -> dict:
     return out
 
 
+from ..data.datasets import add_dataset_arguments, open_dataset  # noqa: E402
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kpfusion-train", description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="lite", help="model preset (official, official_1stage, official_3stage, "
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", default="", help="also write a deployable checkpoint here (save_checkpoint)")
     p.add_argument("--half", action="store_true", help="store the exported weights as fp16")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dataset_arguments(p, default_split="train")
     return p
 
 
@@ -78,7 +82,8 @@ def main(argv=None) -> int:
         device=args.device, init_seed=args.init_seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
         tensorboard=args.tensorboard)
     t0 = time.time()
-    tr = Trainer(cfg, args.out, progress=not args.quiet)
+    dataset = open_dataset(args)
+    tr = Trainer(cfg, args.out, progress=not args.quiet, dataset=dataset)
     model = tr.fit(resume=not args.no_resume)
     summary = {"steps_done": tr.step, "steps_planned": cfg.steps, "train_seconds": round(tr.elapsed, 1),
                "command": "kpfusion-train " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -86,7 +91,7 @@ def main(argv=None) -> int:
     if args.export:
         from ..checkpoint import save_checkpoint
         save_checkpoint(args.export, model, tr.model_cfg, {
-            "source": "kpfusion-train (synthetic data)", "command": summary["command"],
+            "source": f"kpfusion-train ({'synthetic data' if dataset is None else args.dataset + ' ' + args.split})", "command": summary["command"],
             "data_seed": args.seed, "pool": args.pool, "refresh": args.refresh, "steps": tr.step, "frames_per_step": args.frames_per_step,
             "image_size": [args.width, args.height]}, half=args.half)
         summary["export"] = args.export

@@ -198,3 +198,25 @@ class SyntheticCropStream:
         else:
             frames = render_batch(self.cfg.seed, range(step * F, (step + 1) * F), self.syn, self.device)
         return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device)
+
+
+class DatasetCropStream:
+    """Training batches from a real-dataset reader (:mod:`kpfusion_ros.data.dexycb`, ``ho3d``).
+
+    Step s draws ``frames_per_step`` frames uniformly (with replacement) with a generator seeded by
+    (seed, step), so batch s is a pure function of (dataset, config, s) like the synthetic stream;
+    frames go through the same crop, mirroring and augmentation (:func:`make_hand_batch`).
+    """
+
+    def __init__(self, dataset, cfg: DataConfig, crop_cfg: CropConfig, device="cpu"):
+        if len(dataset) == 0:
+            raise ValueError("the training dataset has no frame with a hand")
+        self.dataset, self.cfg, self.crop_cfg, self.device = dataset, cfg, crop_cfg, torch.device(device)
+
+    def batch(self, step: int) -> HandBatch:
+        from kpfusion_ros.data.batching import frames_to_batch
+
+        g = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + int(step))
+        idx = torch.randint(len(self.dataset), (self.cfg.frames_per_step,), generator=g).tolist()
+        frames = frames_to_batch([self.dataset[i] for i in idx], self.device)
+        return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device)

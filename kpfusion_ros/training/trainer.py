@@ -25,7 +25,7 @@ import torch
 
 from ..model import build_model, count_parameters, preset
 from ..preprocessing import CropConfig
-from .data import DataConfig, SyntheticCropStream
+from .data import DataConfig, DatasetCropStream, SyntheticCropStream
 from .losses import LossWeights, compute_losses
 
 
@@ -70,7 +70,7 @@ def _loss_keys(terms) -> list[str]:
 class Trainer:
     """``Trainer(cfg, out_dir).fit()`` → the trained model (also in ``out_dir/last.pt``)."""
 
-    def __init__(self, cfg: TrainConfig, out_dir: str, progress: bool = True):
+    def __init__(self, cfg: TrainConfig, out_dir: str, progress: bool = True, dataset=None):
         self.cfg, self.out_dir, self.progress = cfg, out_dir, progress
         os.makedirs(out_dir, exist_ok=True)
         self.device = torch.device(cfg.device)
@@ -86,7 +86,9 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones=[decay_step], gamma=cfg.gamma)
         self.crop_cfg = CropConfig(crop_size=self.model_cfg.crop_size, num_points=self.model_cfg.num_points,
                                    cube_mm=(cfg.data.cube_mm,) * 3, bgr=self.model_cfg.rgb_input.startswith("bgr"))
-        self.stream = SyntheticCropStream(cfg.data, self.crop_cfg, self.device)
+        # dataset: a real-dataset reader (HandFrames); None = synthetic frames rendered on the fly
+        self.stream = (SyntheticCropStream(cfg.data, self.crop_cfg, self.device) if dataset is None
+                       else DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device))
         self.weights = LossWeights()
         self.step = 0
         self.elapsed = 0.0
