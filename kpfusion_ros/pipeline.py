@@ -169,8 +169,11 @@ class HandPosePipeline:
 
     # -- the network on a batch of centres -------------------------------------------------------
     @torch.inference_mode()
-    def estimate(self, rgb: np.ndarray, depth_mm: np.ndarray, cam, centres_mm: np.ndarray):
-        """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch)."""
+    def estimate(self, rgb, depth_mm, cam, centres_mm: np.ndarray):
+        """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch).
+
+        ``rgb`` (H×W×3 uint8) and ``depth_mm`` (H×W, mm) may be numpy arrays or tensors already on the device.
+        """
         st = self._stage_ms
         t0 = time.perf_counter()
         self.generator.manual_seed(self.cfg.seed)
@@ -216,8 +219,11 @@ class HandPosePipeline:
         c = np.stack([centres[i] for i in ids]).astype(np.float64)
         t2 = time.perf_counter()
         self._stage_ms = {}
+        # the frame goes to the device once; every refinement iteration crops from the same tensors
+        rgb_t = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
+        depth_t = torch.from_numpy(np.ascontiguousarray(depth_mm)).to(self.device)
         for it in range(1 + max(0, int(self.cfg.refine_iterations))):
-            joints_m, pixels, jconf, overall, batch = self.estimate(rgb, depth_mm, cam, c)
+            joints_m, pixels, jconf, overall, batch = self.estimate(rgb_t, depth_t, cam, c)
             if it < self.cfg.refine_iterations:
                 mean = np.nanmean(joints_m, axis=1) * 1000.0
                 ok = np.all(np.isfinite(mean), axis=1) & (overall >= self.cfg.min_confidence)
