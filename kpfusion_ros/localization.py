@@ -158,11 +158,6 @@ class LocalizerConfig:
     #: Candidates scoring lower are dropped (0: rank only; see docs/localizer.md for the
     #: recall / false-positive trade-off; smooth convex blobs score ~0.02).
     min_score: float = 0.0
-    #: Unused since the extremity-based localiser (kept so that old configs still load).
-    front_percentile: float = 10.0
-    front_depth_mm: float = 150.0
-    typical_area_cm2: float = 150.0
-    area_sigma_log: float = 0.7
     #: Components with fewer sub-sampled pixels are ignored outright (noise).
     min_pixels: int = 6
     #: At most this many candidates are returned, best score first.
@@ -175,14 +170,12 @@ class LocalizerConfig:
             raise ValueError("downsample must be >= 0 (0 = auto) and work_width >= 1")
         if not (0.0 < self.min_area_cm2 <= self.max_area_cm2):
             raise ValueError("need 0 < min_area_cm2 <= max_area_cm2")
-        if self.discontinuity_mm <= 0 or self.front_depth_mm <= 0:
-            raise ValueError("discontinuity_mm and front_depth_mm must be > 0")
+        if self.discontinuity_mm <= 0:
+            raise ValueError("discontinuity_mm must be > 0")
         if not (0.0 < self.centre_radius_mm and 0.0 < self.hand_radius_mm):
             raise ValueError("centre_radius_mm and hand_radius_mm must be > 0")
         if not (0.0 < self.tip_fraction < 0.5):
             raise ValueError("tip_fraction must be in (0, 0.5)")
-        if not (0.0 <= self.front_percentile <= 100.0):
-            raise ValueError("front_percentile must be in [0, 100]")
         if self.max_hands < 0:
             raise ValueError("max_hands must be >= 0")
 
