@@ -6,8 +6,8 @@ authors' demo asks the user for a box and takes the mean pixel and depth of the
 box pixels in [171, 1500] mm (reference §5). This module estimates that centre by
 itself from the depth image, aiming at the *hand*, not at the forearm attached to it:
 
-1. depth → float32 millimetres; 0, NaN, ±inf and negative values are invalid
-   (uint16 mm input is accepted as is);
+1. depth as float32 millimetres (uint16 mm input is converted, float32 is not
+   copied); 0, NaN, ±inf and negative values are invalid;
 2. keep pixels inside the working volume ``[min_range_mm, max_range_mm]`` (depth z,
    camera frame, **millimetres**);
 3. vectorised block sub-sampling by ``downsample`` (auto: about ``work_width``
@@ -213,12 +213,39 @@ def _intrinsics(intrinsics) -> tuple[float, float, float, float]:
 
 
 def _to_mm(depth) -> np.ndarray:
+    """Depth as H×W float32 mm **without copying** float32 input; invalid values are left in place.
+
+    Every later use ignores invalid values by comparison: the block minimum maps
+    everything below ``min_range_mm`` (0, negative, −inf) and NaN to +inf, and the
+    full-resolution footprint keeps only depths inside a finite range.
+    """
     d = np.asarray(depth)
     if d.ndim != 2:
         raise ValueError(f"depth must be H×W, got shape {d.shape}")
-    d = d.astype(np.float32, copy=True)
-    d[~np.isfinite(d) | (d < 0)] = 0.0
-    return d
+    return d if d.dtype == np.float32 else d.astype(np.float32)
+
+
+def _block_min(d: np.ndarray, s: int, lo: float, hi: float) -> np.ndarray:
+    """Nearest in-range depth of each s×s block: (H//s)×(W//s) float32, +inf where none.
+
+    In range = ``lo <= d <= hi`` (mm); NaN, ±inf and values below ``lo`` never count.
+    Vectorised with full-frame passes that run at memory speed (an OpenCV threshold
+    and add map out-of-range values to +inf, then a min over rows of blocks and one
+    over strided column views); ``np.where`` with a scalar and a min over a short
+    innermost axis were 25× slower (3.3 ms vs 0.12 ms at 640×480, 2 cores).
+    """
+    H, W = d.shape
+    h, w = H // s, W // s
+    blk = d[: h * s, : w * s]
+    below = float(np.nextafter(np.float32(lo), np.float32(-np.inf)))  # d <= below  <=>  d < lo
+    # +inf where d < lo (incl. -inf) or NaN, 0 elsewhere; d + that: +inf, NaN (-inf + inf, NaN) or d
+    _, pad = cv2.threshold(blk, below, np.inf, cv2.THRESH_BINARY_INV)
+    x = cv2.add(blk, pad)
+    cv2.patchNaNs(x, np.inf)
+    rows = x.reshape(h, s, w * s).min(axis=1)  # h × (w·s): min over the s rows of each block
+    z = np.minimum.reduce([rows[:, j::s] for j in range(s)]) if s > 1 else rows
+    z[z > hi] = np.inf  # a block whose nearest value is beyond the range has no in-range value
+    return np.ascontiguousarray(z)
 
 
 def refine_center(joints_mm) -> np.ndarray:
@@ -277,9 +304,7 @@ class HandLocalizer:
         if h < 2 or w < 2:
             return []
         # Nearest in-range depth of each s×s block (robust to holes, invents no depth).
-        blk = d[: h * s, : w * s]
-        blk = np.where((blk >= c.min_range_mm) & (blk <= c.max_range_mm), blk, np.inf)
-        z = blk.reshape(h, s, w, s).min(axis=(1, 3))
+        z = _block_min(d, s, c.min_range_mm, c.max_range_mm)
         valid = np.isfinite(z)
         if not valid.any():
             return []

@@ -360,3 +360,38 @@ def test_synthetic_clean_one_hand_centre_error():
     errs = np.array(errs)
     assert all(errs[i] < 60.0 for i in (1, 2, 6, 7)), errs[[1, 2, 6, 7]]  # were 70–160 mm
     assert np.median(errs) < 25.0 and np.mean(errs < 80.0) >= 0.9, errs
+
+
+@pytest.mark.parametrize("shape,s", [((480, 640), 4), ((483, 643), 4), ((720, 1280), 8), ((31, 17), 1), ((50, 70), 3)])
+def test_block_min_equals_plain_definition(shape, s):
+    """The fast block minimum (OpenCV passes + strided views) equals the plain definition:
+    per s×s block the smallest value in [lo, hi], +inf if none; NaN, ±inf, 0 and negative never count."""
+    from kpfusion_ros.localization import _block_min
+
+    rng = np.random.default_rng(shape[0] * 7 + s)
+    d = (rng.random(shape) * 1600.0).astype(np.float32)
+    bad = rng.random(shape)
+    d[bad < 0.05] = 0.0
+    d[(bad >= 0.05) & (bad < 0.07)] = np.nan
+    d[(bad >= 0.07) & (bad < 0.08)] = np.inf
+    d[(bad >= 0.08) & (bad < 0.09)] = -np.inf
+    d[(bad >= 0.09) & (bad < 0.10)] = -30.0
+    d[: 3 * s, : 3 * s] = 1500.0  # blocks with nothing in range
+    d[0, 0] = 200.0  # exactly lo and hi are in range
+    d[0, s] = 1200.0
+    before = d.copy()
+    lo, hi = 200.0, 1200.0
+    H, W = shape
+    h, w = H // s, W // s
+    ref = np.full((h, w), np.inf, np.float32)
+    for i in range(h):
+        for j in range(w):
+            b = d[i * s:(i + 1) * s, j * s:(j + 1) * s]
+            b = b[np.isfinite(b) & (b >= lo) & (b <= hi)]
+            if b.size:
+                ref[i, j] = b.min()
+    out = _block_min(d, s, lo, hi)
+    assert out.shape == (h, w) and out.dtype == np.float32
+    assert np.array_equal(out, ref)
+    assert np.array_equal(d, before, equal_nan=True)  # the caller's depth is not modified
+    assert out[0, 0] == 200.0 and (s == 1 or out[0, 1] == 1200.0) and np.isinf(out[1, 2])
