@@ -293,6 +293,26 @@ def test_sample_points_deterministic_and_uniform():
     assert (o1 == 0).double().mean(0).min() > 0.05
 
 
+def test_crop_lifts_only_sampled_pixels_same_points_as_dense_lift_then_sample():
+    """crop_hands samples pixel indices first and lifts only those; that must equal lifting
+    every pixel (depth_to_points) and sampling with the same generator state."""
+    color, depth = _frame(3)
+    mirror = np.array([False, True, False, True, False, True])
+    batch = crop_hands(color, depth, CENTERS, CAM, generator=torch.Generator().manual_seed(5), mirror=mirror)
+    pts, mask = depth_to_points(batch.depth[:, 0], batch.center, torch.from_numpy(crop_matrix(
+        batch.center.double().numpy(), batch.cube.double().numpy(), batch.cam.double().numpy())),
+        batch.cube, batch.cam)
+    dense = sample_points(pts, mask, 1024, torch.Generator().manual_seed(5))
+    assert torch.equal(mask.sum(1), batch.num_foreground)
+    assert (batch.num_foreground > 0).all() and (batch.num_foreground < 1024).any()  # both sampling regimes
+    assert torch.allclose(batch.pcl, dense, atol=1e-6, rtol=0)
+    # and the sampled points are foreground points of their crop
+    for k in range(6):
+        fg = pts[k][mask[k]]
+        dist = torch.cdist(batch.pcl[k].double(), fg.double()).min(dim=1).values
+        assert dist.max() < 1e-6, k
+
+
 # ---------------------------------------------------------------------------------------
 # labels, inverse mapping, mirroring
 # ---------------------------------------------------------------------------------------
