@@ -92,6 +92,7 @@ def e2e(resolutions, hands: int, rate: float, seconds: float, model: str) -> dic
         rows.append({"resolution": f"{w}x{h}", "hands": hands, "rate_hz": rate, "latency_ms": lat,
                      "node_stage_ms_p50": stages, "node_latency_ms_p50": float(d.get("latency_ms_p50", "nan")),
                      "forward_ms_p50": fwd, "e2e_minus_forward_ms_p50": lat.get("p50", float("nan")) - fwd,
+                     "node_overhead_ms_p50": stages.get("overhead", float("nan")),
                      "dropped": int(d.get("sets_dropped_stale", 0))})
     return {"mode": "e2e", "model": model, "rows": rows}
 
