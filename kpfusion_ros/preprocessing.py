@@ -324,12 +324,17 @@ def lift_pixels(
     (xyz − c)/(cube/2) (reference §3 "Point cloud"). Every step is elementwise, so a
     pixel gets the same bits whether it is lifted alone or with the whole crop.
     """
+    return _lift(depth_nl, index, center, torch.linalg.inv(M.to(torch.float64)), cube, cam)
+
+
+def _lift(depth_nl, index, center, Minv, cube, cam) -> torch.Tensor:
+    """:func:`lift_pixels` given M⁻¹ (K×3×3, float64; :func:`crop_hands` inverts on the host)."""
     K, H, W = depth_nl.shape
     dt = depth_nl.dtype
     idx = index.long()
     u = (idx % W).to(dt) + 0.5
     v = torch.div(idx, W, rounding_mode="floor").to(dt) + 0.5
-    Minv = torch.linalg.inv(M.to(torch.float64)).to(dt)  # K×3×3
+    Minv = Minv.to(dt)
     a, b, c = (Minv[:, 0, j].view(K, 1) for j in range(3))
     d, e, f = (Minv[:, 1, j].view(K, 1) for j in range(3))
     uv_full = torch.stack([a * u + b * v + c, d * u + e * v + f], dim=-1)
@@ -544,10 +549,12 @@ def crop_hands(
     inside = (rows_t >= 0).unsqueeze(2) & (cols_t >= 0).unsqueeze(1)  # K×S×S
     flat = rows_t.clamp(min=0).unsqueeze(2) * W + cols_t.clamp(min=0).unsqueeze(1)
 
-    # depth: sanitise, gather, z-threshold
+    # depth: gather, sanitise, z-threshold
     lo, hi = cfg.valid_depth_mm
-    dcrop = dep.reshape(-1)[flat].to(dt)  # K×S×S, sanitised after the gather (cheaper than the frame)
-    ok = inside & torch.isfinite(dcrop) & (dcrop >= lo) & (dcrop <= hi) & (dcrop > 0)
+    dcrop = dep.reshape(-1).take(flat).to(dt)  # K×S×S, sanitised after the gather (cheaper than the frame)
+    ok = inside & (dcrop >= lo) & (dcrop <= hi) & (dcrop > 0)  # NaN fails every comparison
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        ok &= torch.isfinite(dcrop)
     dcrop = torch.where(ok, dcrop, torch.zeros((), dtype=dt, device=device))
     zr = torch.from_numpy(geo.z_range).to(device=device, dtype=dt)
     z0, z1 = zr[:, 0].view(K, 1, 1), zr[:, 1].view(K, 1, 1)
@@ -555,19 +562,19 @@ def crop_hands(
     dcrop = torch.where(nz & (dcrop < z0), z0.expand_as(dcrop), dcrop)
     dcrop = torch.where(nz & (dcrop > z1), torch.zeros_like(dcrop), dcrop)
 
-    # colour: gather, channel order, [0, 1]
-    cflat = col.reshape(H * W, -1)
-    rgb = cflat[flat] * inside.unsqueeze(-1).to(cflat.dtype)  # K×S×S×3
+    # colour: one gather straight into K×3×S×S in the network's channel order, then [0, 1]
     if color_order not in ("rgb", "bgr"):
         raise ValueError("color_order must be 'rgb' or 'bgr'")
-    if (color_order == "rgb") == cfg.bgr:
-        rgb = rgb.flip(-1)
-    if rgb.dtype == torch.uint8:
-        # lookup table of v/255 (true division, as numpy): bit-identical on every device
-        lut = torch.from_numpy(np.arange(256, dtype=np.float64) / 255.0).to(device=device, dtype=dt)
-        rgb = lut[rgb.permute(0, 3, 1, 2).long()]
-    else:
-        rgb = rgb.permute(0, 3, 1, 2).to(dt) / 255.0
+    C = int(col.shape[2]) if col.dim() == 3 else 1
+    if C != 3:
+        raise ValueError(f"color must be H×W×3, got shape {tuple(col.shape)}")
+    order = (2, 1, 0) if (color_order == "rgb") == cfg.bgr else (0, 1, 2)
+    chan = torch.tensor(order, device=device).view(1, 3, 1, 1)
+    rgb = col.reshape(-1).take(flat.unsqueeze(1) * 3 + chan)  # K×3×S×S
+    rgb = torch.where(inside.unsqueeze(1), rgb, torch.zeros((), dtype=rgb.dtype, device=device))
+    # v / 255 divided by a tensor (not a Python scalar, which CUDA turns into v · (1/255)): for uint8
+    # input the float32 results equal numpy's float64 v/255 rounded to float32 for all 256 values
+    rgb = rgb.to(dt) / torch.full((), 255.0, dtype=dt, device=device)
 
     center_t = torch.from_numpy(center).to(device=device, dtype=dt)
     cube_t = torch.from_numpy(cube_np).to(device=device, dtype=dt)
@@ -579,7 +586,7 @@ def crop_hands(
     # pixel and sampling, 16× fewer to lift at S = 128, N = 1024)
     mask = foreground_points_mask(dnl, center_t, cube_t)
     src, any_fg = sample_indices(mask, N, generator)
-    pcl = lift_pixels(dnl, src, center_t, torch.from_numpy(geo.M).to(device), cube_t, cam_t)  # M⁻¹ in float64
+    pcl = _lift(dnl, src, center_t, torch.from_numpy(np.linalg.inv(geo.M)).to(device), cube_t, cam_t)
     pcl = torch.where(any_fg.view(K, 1, 1), pcl, torch.zeros_like(pcl))
     if cfg.clamp_points:
         pcl = pcl.clamp(-1.0, 1.0)
