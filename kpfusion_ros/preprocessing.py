@@ -551,7 +551,8 @@ def crop_hands(
 
     # depth: gather, sanitise, z-threshold
     lo, hi = cfg.valid_depth_mm
-    dcrop = dep.reshape(-1).take(flat).to(dt)  # K×S×S, sanitised after the gather (cheaper than the frame)
+    # K×S×S, sanitised after the gather (cheaper than the frame); indexing, as take() has no uint16 kernel
+    dcrop = dep.reshape(-1)[flat].to(dt)
     ok = inside & (dcrop >= lo) & (dcrop <= hi) & (dcrop > 0)  # NaN fails every comparison
     if not (math.isfinite(lo) and math.isfinite(hi)):
         ok &= torch.isfinite(dcrop)
@@ -570,7 +571,10 @@ def crop_hands(
         raise ValueError(f"color must be H×W×3, got shape {tuple(col.shape)}")
     order = (2, 1, 0) if (color_order == "rgb") == cfg.bgr else (0, 1, 2)
     chan = torch.tensor(order, device=device).view(1, 3, 1, 1)
-    rgb = col.reshape(-1).take(flat.unsqueeze(1) * 3 + chan)  # K×3×S×S
+    src = col.reshape(-1)
+    if src.dtype == torch.uint16:  # no take() kernel for uint16
+        src = src.to(torch.int32)
+    rgb = src.take(flat.unsqueeze(1) * 3 + chan)  # K×3×S×S
     rgb = torch.where(inside.unsqueeze(1), rgb, torch.zeros((), dtype=rgb.dtype, device=device))
     # v / 255 divided by a tensor (not a Python scalar, which CUDA turns into v · (1/255)): for uint8
     # input the float32 results equal numpy's float64 v/255 rounded to float32 for all 256 values
