@@ -45,6 +45,7 @@ from tf2_ros import TransformBroadcaster
 from kpfusion_ros.msg import HandPoseArray
 from kpfusion_ros.node_config import NodeConfig
 from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig
+from kpfusion_ros.runtime import keep_freed_buffers
 from kpfusion_ros.draw import draw_hands
 from kpfusion_ros.ros.conversions import FrameError
 from kpfusion_ros.ros.markers import delete_all
@@ -446,8 +447,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-autostart", action="store_true",
                         help="stay unconfigured and wait for a lifecycle manager")
     args = parser.parse_args(args_ros[1:])
+    memory_note = keep_freed_buffers()  # before the first frame: no page faults on every frame's buffers
     rclpy.init(args=argv)
     node = KPFusionNode()
+    node.get_logger().info(memory_note)
     # Inference runs in its own worker thread; a single-threaded executor keeps the callbacks
     # cheap and sequential (rclpy's MultiThreadedExecutor was seen busy-looping at 100 % CPU here,
     # starving the worker of the GIL).

@@ -90,6 +90,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from dataclasses import replace
 
+    from kpfusion_ros.runtime import keep_freed_buffers
+
+    keep_freed_buffers()  # as the node does: every frame's large buffers are reused, not re-faulted
+
     from tqdm import tqdm
 
     from kpfusion_ros.ros import bagio

@@ -41,8 +41,10 @@ def profile(resolutions, hands_list, models, iters: int, warmup: int) -> dict:
 
     from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
     from kpfusion_ros.ros.processing import FrameProcessor
+    from kpfusion_ros.runtime import keep_freed_buffers
     from kpfusion_ros.tools.soak import _messages, render_frames
 
+    keep_freed_buffers()  # as the node process does
     rows = []
     for model in models:
         for (w, h) in resolutions:
