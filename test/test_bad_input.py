@@ -552,7 +552,7 @@ def test_4k_frames_do_not_crash_and_are_timed():
 
 
 def test_4k_over_dds_with_reliable_inputs(ros_domain):
-    """4K sets (24.9 MB rgb8 + 16.6 MB 16UC1) through the node over real DDS, every set processed.
+    """4K sets (24.9 MB rgb8 + 16.6 MB 16UC1) through the node over real DDS, every set received.
 
     With the default best-effort subscriptions most 4K colour images were lost on the way on our
     machines (1 of 10 arrived; 640x480 and 1280x720 arrive); with ``qos_reliability:=reliable`` the
@@ -565,8 +565,12 @@ def test_4k_over_dds_with_reliable_inputs(ros_domain):
     try:
         hs.wait_ready()
         hs.stream(frames, 1.0, 6.0)
-        hs.spin(15.0, lambda: len(hs.arrivals) >= hs.sent)
+        hs.spin(3.0)
+        end = time.monotonic() + 60.0  # generous: the suite may load the machine
         d = hs.latest_diag()
+        while (int(d.get("frames_processed", 0)) + int(d.get("sets_dropped_stale", 0)) < hs.sent
+               and time.monotonic() < end):
+            d = hs.latest_diag()  # until a snapshot accounts for every set
         alive = hs.proc.poll() is None
     finally:
         hs.close()
@@ -574,8 +578,15 @@ def test_4k_over_dds_with_reliable_inputs(ros_domain):
           f"{d.get('latency_ms_p50')} ms, receive p50 {d.get('stage_ms_p50_receive')} ms")
     assert alive
     assert hs.sent >= 5
+    print({k: v for k, v in d.items() if not k.startswith("stage")})
+    # every image arrived (reliable) and every set was synchronized ...
     assert int(d["received_color"]) == int(d["received_depth"]) == hs.sent
-    assert int(d["sets_received"]) == int(d["frames_processed"]) == len(hs.arrivals) == hs.sent
+    assert int(d["sets_received"]) == hs.sent
+    # ... and processed and published, unless a newer set replaced it while the node was busy
+    # (a loaded machine: the one-slot mailbox drops stale sets, and counts them)
+    processed = int(d["frames_processed"])
+    assert processed >= 1 and processed + int(d["sets_dropped_stale"]) == hs.sent
+    assert int(d["frames_published"]) == processed == len(hs.arrivals)
     assert int(d["bad_frames"]) == 0
 
 
