@@ -1,6 +1,6 @@
 """kpfusion-bench-node: where the node's time goes, its overhead beyond the model, and its throughput.
 
-Modes (each prints one JSON object; keep runs short, the CPU machines are shared):
+Modes (each prints one JSON object, with the machine's load average; run on an idle machine):
 
 ``profile``
     In-process, no DDS: ``FrameProcessor.process`` (the node's per-frame work) on
@@ -33,7 +33,7 @@ def _machine() -> dict:
     import torch
 
     return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-            "cuda": torch.cuda.is_available(), "note": "2-core CPU machine shared with other engineers"}
+            "cuda": torch.cuda.is_available(), "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()]}
 
 
 def profile(resolutions, hands_list, models, iters: int, warmup: int) -> dict:
