@@ -29,11 +29,14 @@ from pathlib import Path
 import numpy as np
 
 
-def _machine() -> dict:
+def _machine(load_before) -> dict:
     import torch
 
     return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-            "cuda": torch.cuda.is_available(), "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()]}
+            "cuda": torch.cuda.is_available(), 
+            # before the run (other work on the machine shows here); and after it (includes this run)
+            "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
+            "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()]}
 
 
 def profile(resolutions, hands_list, models, iters: int, warmup: int) -> dict:
@@ -147,6 +150,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch threads in-process (0 = default)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    load_before = os.getloadavg()
     import torch
 
     if a.threads:
@@ -160,7 +164,7 @@ def main(argv=None) -> int:
         out = e2e(res_list, hands[0], a.rate, a.seconds, models[0])
     else:
         out = throughput([float(x) for x in a.rates.split(",")], a.seconds, hands[0], *res_list[0], models[0])
-    out["machine"] = _machine()
+    out["machine"] = _machine(load_before)
     out["command"] = "kpfusion-bench-node " + " ".join(sys.argv[1:] if argv is None else argv)
     text = json.dumps(out, indent=2)
     print(text)
