@@ -128,7 +128,10 @@ def throughput(rates, seconds: float, hands: int, w: int, h: int, model: str) ->
                          "latency_ms_second_half": latency_stats(hs.arrivals, t0 + half, t1)})
     finally:
         hs.close()
-    return {"mode": "throughput", "model": model, "resolution": f"{w}x{h}", "hands": hands, "rows": rows}
+    kept_up = [r["rate_hz"] for r in rows if r["dropped_stale"] == 0 and r["published_rate_hz"] >= 0.95 * r["rate_hz"]]
+    return {"mode": "throughput", "model": model, "resolution": f"{w}x{h}", "hands": hands, "rows": rows,
+            "highest_rate_without_drops_hz": max(kept_up) if kept_up else None,
+            "processing_rate_when_saturated_hz": max((r["published_rate_hz"] for r in rows), default=None)}
 
 
 def _res(s: str):
