@@ -211,6 +211,7 @@ def latency_stats(arrivals, t_from_ns: Optional[int] = None, t_to_ns: Optional[i
 
 def run_soak(seconds: float, rate: float, hands: int, model: str = "random:lite", width: int = 640,
              height: int = 480, warmup_s: float = 5.0, warmup_frames: int = 10, log_path: Optional[str] = None, params: tuple = ()) -> dict:
+    load_before = os.getloadavg()
     frames = render_frames(hands, width, height)
     h = Harness(model=model, params=params, log_path=log_path)
     try:
@@ -243,7 +244,10 @@ def run_soak(seconds: float, rate: float, hands: int, model: str = "random:lite"
     return {
         "tool": "kpfusion-soak", "seconds": seconds, "rate_hz_requested": rate, "hands": hands, "model": model,
         "resolution": f"{width}x{height}", "warmup_s": warmup_s,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+                    # before the run (other work on the machine shows here) and after it (includes this run)
+                    "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
+                    "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()]},
         "node_alive_at_end": alive, "node_exit_code": rc,
         "rss_mb": {"start": rss_vals[0], "end": rss_vals[-1], "max": max(rss_vals), "growth": rss_vals[-1] - rss_vals[0],
                    # robust to the ±25 MB sample-to-sample noise: median of the last vs the first 5 samples
