@@ -560,7 +560,7 @@ def test_4k_over_dds_with_reliable_inputs(ros_domain):
     """
     from kpfusion_ros.tools.soak import Harness, render_frames
 
-    frames = render_frames(2, 3840, 2160, n=2)
+    frames = render_frames(2, 3840, 2160)
     hs = Harness(model="random:lite", params=("qos_reliability:=reliable",), domain=ros_domain)
     try:
         hs.wait_ready()
