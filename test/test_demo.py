@@ -51,7 +51,7 @@ def test_demo_bag_generation_is_deterministic(tmp_path):
     assert b"MSG: std_msgs/Header" in (a / "bag.mcap").read_bytes()
 
 
-def test_score_matches_nearest_hand():
+def test_score_matches_hands_by_centre_within_80mm():
     from kpfusion_ros.msg import HandPose, HandPoseArray
     from geometry_msgs.msg import Point
     from kpfusion_ros.tools.demo import score
@@ -69,6 +69,16 @@ def test_score_matches_nearest_hand():
     pred = {1: arr([0.31, 0.01])}  # reversed order, 10 mm off each
     s = score(gt, pred)
     assert s["matched_hands"] == 2 and s["mpjpe_mm"] == pytest.approx(10.0, abs=1e-6)
+    assert s["missed_hands"] == 0 and s["false_positives"] == 0
+
+    # a prediction far from every ground-truth hand is a false positive, not a 200 mm error
+    pred = {1: arr([0.05, 0.5])}  # 50 mm from the first, 200 mm from the second
+    s = score(gt, pred)
+    assert s["matched_hands"] == 1 and s["mpjpe_mm"] == pytest.approx(50.0, abs=1e-6)
+    assert s["missed_hands"] == 1 and s["false_positives"] == 1 and s["match_centre_mm"] == pytest.approx(80.0)
+    # frames without output are not scored; nothing matched gives no MPJPE
+    s = score({1: arr([0.0]), 2: arr([0.0])}, {2: arr([0.2])})
+    assert s["scored_frames"] == 1 and s["matched_hands"] == 0 and s["mpjpe_mm"] is None
 
 
 def test_demo_runs_end_to_end(ros_domain, tmp_path):
