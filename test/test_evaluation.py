@@ -44,3 +44,41 @@ def test_both_protocols_run():
     assert set(g["poses"]) == {"initial", "b1.init", "b1.final"} and g["final"]["count"] > 0
     L = r["localizer"]
     assert L["matched"] + L["missed"] == L["gt_hands"] == g["final"]["count"]
+
+
+def test_localizer_protocol_refinement_recentres_on_the_predicted_joint_mean():
+    """refine_iterations=1: the second pass crops at the first pass's predicted joint mean (camera mm)."""
+    from kpfusion_ros.evaluation.evaluate import evaluate_localizer
+
+    cfg = preset("official_1stage", crop_size=64, num_points=64, trunk_widths=(8, 8, 16, 16), feature_dim=16,
+                 fa_samples=8, tr_ffn=16, cross_ffn=16)
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, rgb, depth, pcl, center, M, cube, cam):
+            out = self.net(rgb, depth, pcl, center, M, cube, cam)
+            calls.append((center.clone(), out.final.clone(), cube.clone()))
+            return out
+
+    ecfg = EvalConfig(num_frames=4, width=160, height=120, batch_frames=2)
+    r0 = evaluate_localizer(Recorder(), cfg, ecfg)
+    n0 = len(calls)
+    calls.clear()
+    r1 = evaluate_localizer(Recorder(), cfg, EvalConfig(num_frames=4, width=160, height=120, batch_frames=2,
+                                                        refine_iterations=1))
+    assert n0 > 0 and len(calls) == 2 * n0  # two passes per frame with matched hands
+    assert r1["refine_iterations"] == 1 and r0["refine_iterations"] == 0
+    assert r1["matched"] == r0["matched"]  # matching is on the localiser's centres, before refinement
+    from kpfusion_ros.geometry import xyz_nl_to_mm
+
+    for (c1, final, cube), (c2, _, _) in zip(calls[0::2], calls[1::2]):
+        # the node's crops are never mirrored: camera mm = xyz_nl · cube/2 + centre
+        expected = xyz_nl_to_mm(final.double(), c1.double(), cube.double()).mean(dim=1)
+        assert torch.allclose(c2.double(), expected, atol=1e-2), (c2, expected)
+        assert (c2.double() - c1.double()).abs().max() > 1e-3  # it really moved (by the prediction)

@@ -8,7 +8,9 @@
   :class:`~kpfusion_ros.pipeline.HandPosePipeline` does: the node has no handedness) is run
   through the network, and every GT hand is matched to the nearest unused candidate centre
   (greedy by distance, ≤ ``match_mm``). Unmatched GT hands are misses (reported, not in the
-  error means); unmatched candidates are false positives.
+  error means); unmatched candidates are false positives. With ``refine_iterations`` > 0 the
+  hands are re-cropped at their predicted joint mean and run again, as the node does (without
+  the node's confidence gate and tracker: every frame stands alone).
 
 Errors are computed in the real camera frame in mm (predictions un-mirrored with
 :func:`~kpfusion_ros.preprocessing.predictions_to_camera`) for every supervised pose
@@ -45,6 +47,9 @@ class EvalConfig:
     point_seed: int = 0
     clean: bool = False
     localizer: dict = field(default_factory=dict)  # LocalizerConfig overrides
+    #: localizer protocol: re-crop around the predicted joint mean and run again this many times
+    #: (the node's ``refine_iterations``; 0 = the localiser's centre only)
+    refine_iterations: int = 0
     dataset: object = None  # a reader (DexYCBJson, DexYCBToolkit, HO3D); None = synthetic frames
 
     def synthetic(self) -> SyntheticConfig:
@@ -160,9 +165,15 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
             n_match += len(pairs)
             gi = [p[0] for p in pairs]
             ci = [p[1] for p in pairs]
-            batch = crop_hands(frames.color[b], frames.depth[b], cc[ci], cams[b], crop_cfg, generator=g,
-                               color_order="rgb", device=dev)
-            out = model(*batch.network_inputs())
+            centres = cc[ci]
+            for it in range(1 + max(0, int(cfg.refine_iterations))):
+                batch = crop_hands(frames.color[b], frames.depth[b], centres, cams[b], crop_cfg, generator=g,
+                                   color_order="rgb", device=dev)
+                out = model(*batch.network_inputs())
+                if it < cfg.refine_iterations:  # as HandPosePipeline: re-centre on the predicted joint mean
+                    fin, _ = predictions_to_camera(out.final.float(), batch)
+                    mean = (fin * 1000.0).mean(dim=1).double().cpu().numpy()
+                    centres = np.where(np.isfinite(mean).all(axis=1, keepdims=True), mean, centres)
             for name, pose in _pose_list(out):
                 m, _ = predictions_to_camera(pose.float(), batch)
                 preds.setdefault(name, []).append((m * 1000.0).cpu())
@@ -170,7 +181,8 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
             gts.append(gt_j[gi])
             right.append(frames.is_right[b].cpu()[torch.from_numpy(hv)][gi])
             centre_err.append(D[gi, ci])
-    extra = {"protocol": "localizer", "gt_hands": n_gt, "matched": n_match, "missed": n_gt - n_match,
+    extra = {"protocol": "localizer", "refine_iterations": int(cfg.refine_iterations),
+             "gt_hands": n_gt, "matched": n_match, "missed": n_gt - n_match,
              "detections": n_det, "false_positives": n_fp, "match_mm": cfg.match_mm,
              "miss_rate": (n_gt - n_match) / max(n_gt, 1),
              "centre_error_mm": float(np.concatenate(centre_err).mean()) if centre_err else float("nan")}

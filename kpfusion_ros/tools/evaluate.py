@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-frames", type=int, default=16)
     p.add_argument("--protocols", default="gt_crops,localizer")
     p.add_argument("--match-mm", type=float, default=80.0, help="max centre distance detection↔GT hand")
+    p.add_argument("--refine-iterations", type=int, default=0,
+                   help="localizer protocol: re-crop at the predicted joint mean and run again N times "
+                        "(the node's refine_iterations, default 1 there; 0 here = one pass)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default="", help="write the full results here")
     p.add_argument("--md", default="", help="write the Markdown table here")
@@ -61,7 +64,7 @@ def main(argv=None) -> int:
     model, cfg = load_any(args.checkpoint, args.device)
     ecfg = EvalConfig(seed=EVAL_SEED if args.seed is None else args.seed, num_frames=args.frames, width=args.width,
                       height=args.height, batch_frames=args.batch_frames, device=args.device, match_mm=args.match_mm,
-                      cube_mm=args.cube, dataset=open_dataset(args))
+                      cube_mm=args.cube, dataset=open_dataset(args), refine_iterations=args.refine_iterations)
     res = evaluate_model(model, cfg, ecfg, tuple(args.protocols.split(",")), progress=not args.quiet)
     res["checkpoint"] = args.checkpoint
     md = markdown_table(res, cfg.arch)
