@@ -57,3 +57,15 @@ def test_short_soak_bounded_queues_latency_and_memory(ros_domain, tmp_path):
     # memory
     assert res["rss_mb"]["growth_median5"] < 40.0, res["rss_mb"]
     assert res["rss_mb"]["growth_second_half_median5"] < 30.0, res["rss_mb"]
+    # per-stage times on /diagnostics (stamps are the driver's wall clock, as the node's):
+    # `overhead` = stamp → HandPoseArray published minus that frame's forward time
+    d = {k: float(v) for k, v in res["node_diagnostics_end"].items() if k.startswith(("stage_ms", "latency_ms"))}
+    for k in ("receive", "handoff", "conversion", "localize", "crop", "forward", "decode", "messages", "publish",
+              "overhead"):
+        assert d[f"stage_ms_p50_{k}"] >= 0.0, k
+    assert 0.0 < d["stage_ms_p50_overhead"] < d["latency_ms_p50"]
+    assert d["stage_ms_p50_receive"] < d["latency_ms_p50"]
+    # medians of different lists, so only roughly additive
+    assert d["stage_ms_p50_overhead"] + d["stage_ms_p50_forward"] == pytest.approx(d["latency_ms_p50"], rel=0.3)
+    own = sum(d[f"stage_ms_p50_{k}"] for k in ("conversion", "localize", "crop", "decode", "messages"))
+    assert own < 1.3 * d["stage_ms_p50_overhead"]
