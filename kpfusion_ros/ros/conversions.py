@@ -80,7 +80,7 @@ def depth_to_mm(msg, bridge, *, unit_check: bool = True) -> np.ndarray:
         d = np.asarray(img, dtype=np.float32)
     if unit_check:
         # the unit is a property of the stream: a 1-in-16 pixel subsample decides it as well as
-        # the whole image does (0.6 → 0.03 ms at 640×480); the full image only if that has no depth
+        # the whole image does (the conversion: 0.62 → 0.09 ms at 640×480); the full image only if that has no depth
         valid = d[::4, ::4][d[::4, ::4] > 0]
         if not valid.size:
             valid = d[d > 0]
