@@ -178,7 +178,7 @@ class HandPosePipeline:
         t0 = time.perf_counter()
         self.generator.manual_seed(self.cfg.seed)
         batch = crop_hands(rgb, depth_mm, centres_mm, cam, self.crop_cfg, generator=self.generator,
-                           color_order="rgb", device=self.device)
+                           color_order="rgb", device=self.device, timings=st)
         inputs = batch.network_inputs()
         if self.half:
             inputs = tuple(t.half() if t.is_floating_point() else t for t in inputs)
@@ -198,7 +198,7 @@ class HandPosePipeline:
         res = (joints_m.double().cpu().numpy(), pixels.double().cpu().numpy(),
                joint_conf.cpu().numpy(), overall.cpu().numpy(), batch)
         t3 = time.perf_counter()
-        # per-stage wall times, summed over refine iterations (crop includes point sampling)
+        # per-stage wall times, summed over refine iterations (crop includes point_sampling, its step 6)
         st["crop"] = st.get("crop", 0.0) + (t1 - t0) * 1e3
         st["forward"] = st.get("forward", 0.0) + (t2 - t1) * 1e3
         st["decode"] = st.get("decode", 0.0) + (t3 - t2) * 1e3

@@ -61,6 +61,21 @@ def test_hands_are_confirmed_after_min_hits_and_keep_their_ids(pipeline):
         assert np.allclose(h.pixels[:, 0], h.joints_m[:, 0] * fx / h.joints_m[:, 2] + cx, atol=1e-6)
 
 
+def test_stage_timings_of_a_frame(pipeline):
+    """The per-frame profile the node reports: every stage present, point sampling inside crop,
+    crop + forward + decode inside network (two passes with refine_iterations=1), all inside total."""
+    pipeline.reset()
+    f = _frame(num_hands=2)
+    for i in range(3):
+        r = pipeline.process(f.color, f.depth.astype(np.float32), tuple(f.cam), stamp=0.1 * i)
+    t = r.timings_ms
+    for k in ("localize", "crop", "point_sampling", "forward", "decode", "network", "tracking_out", "total"):
+        assert t[k] > 0.0, k
+    assert t["point_sampling"] < t["crop"]
+    assert t["crop"] + t["forward"] + t["decode"] <= t["network"] + 1e-6
+    assert t["localize"] + t["network"] + t["tracking_out"] <= t["total"] + 1e-6
+
+
 def test_same_input_same_output(pipeline):
     f = _frame(num_hands=1, seed=9)
     outs = []
