@@ -7,17 +7,16 @@ the log names the problem, /diagnostics counts the frame, nothing is published
 for a rejected frame, and the next good frame is still processed. The table in
 docs/robustness.md maps each case to its test here.
 
-``NodeProc`` and ``Rig`` are reused by test_faults.py and test_soak_short.py.
+The node process and the test-side rig live in ``helpers/dds_rig.py`` (shared with test_node.py
+and test_faults.py).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,14 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the colcon install: run `make test`")
 
-# stamps of a replayed stream: far in the past of the node's clock (the node warns once and processes)
-_stamps = itertools.count(1_700_000_000_000_000_000, 20_000_000)
-
-
-def node_executable() -> Path:
-    import kpfusion_ros
-
-    return Path(kpfusion_ros.__file__).resolve().parents[4] / "lib" / "kpfusion_ros" / "kpfusion_node"
+from dds_rig import NodeProc, Rig, node_executable, start_rig, stop_rig  # noqa: E402,F401 (re-exported)
 
 
 def render(num_hands=1, n=1, seed=11, width=320, height=240, p_edge=0.0):
@@ -47,183 +39,6 @@ def render(num_hands=1, n=1, seed=11, width=320, height=240, p_edge=0.0):
                         p_edge=p_edge, p_table=0.0)
     cfg = SyntheticConfig(width=width, height=height, clean=True, scene=scene)
     return [render_frame(seed, i, cfg) for i in range(n)]
-
-
-class NodeProc:
-    """The node executable as a subprocess, with its output collected line by line."""
-
-    def __init__(self, domain: int, *params: str, model: str = "random:lite", device: str = "cpu"):
-        env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-                   PYTHONUNBUFFERED="1", RCUTILS_LOGGING_BUFFERED_STREAM="0")
-        args = [str(node_executable()), "--ros-args", "-p", "color_topic:=/cam/color", "-p",
-                "depth_topic:=/cam/depth", "-p", "camera_info_topic:=/cam/info", "-p", f"model_path:={model}",
-                "-p", f"device:={device}", "-p", "diagnostics_period:=0.25"]
-        for p in params:
-            args += ["-p", p]
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log(self, since: int = 0) -> str:
-        return "\n".join(self.lines[since:])
-
-    def mark(self) -> int:
-        return len(self.lines)
-
-    def wait_log(self, pattern: str, since: int = 0, timeout: float = 10.0) -> bool:
-        end = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while time.monotonic() < end:
-            if rx.search(self.log(since)):
-                return True
-            time.sleep(0.05)
-        return bool(rx.search(self.log(since)))
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
-        return self.log()
-
-
-class Rig:
-    """Test-side ROS node: publishes inputs, records the node's outputs."""
-
-    def __init__(self, ctx, reliable_inputs: bool = True):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, Image
-
-        from kpfusion_ros.msg import HandPoseArray
-
-        self.ctx = ctx
-        self.node = rclpy.create_node("kpfusion_robustness_rig", context=ctx)
-        self.ex = SingleThreadedExecutor(context=ctx)
-        self.ex.add_node(self.node)
-        rel = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.poses: dict[int, object] = {}
-        self.pose_arrivals: list[tuple[int, float]] = []
-        self.diag: list = []
-        self.node.create_subscription(HandPoseArray, "/kpfusion/hand_poses", self._on_pose, rel)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diag.append, rel)
-        self.qos_in = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE if reliable_inputs
-                                 else ReliabilityPolicy.BEST_EFFORT)
-        self.make_publishers()
-
-    def make_publishers(self):
-        from sensor_msgs.msg import CameraInfo, Image
-
-        self.pubs = (self.node.create_publisher(Image, "/cam/color", self.qos_in),
-                     self.node.create_publisher(Image, "/cam/depth", self.qos_in),
-                     self.node.create_publisher(CameraInfo, "/cam/info", self.qos_in))
-
-    def destroy_publishers(self):
-        for p in self.pubs:
-            self.node.destroy_publisher(p)
-        self.pubs = ()
-
-    def _on_pose(self, msg):
-        ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        self.poses[ns] = msg
-        self.pose_arrivals.append((ns, time.monotonic()))
-
-    def spin(self, seconds: float, until=None):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.01)
-            if until is not None and until():
-                return True
-        return until() if until is not None else True
-
-    def wait_matched(self, timeout=30.0):
-        assert self.spin(timeout, lambda: all(p.get_subscription_count() > 0 for p in self.pubs)), \
-            "the node never subscribed to the input topics"
-
-    def diag_values(self) -> dict:
-        if not self.diag:
-            return {}
-        return {kv.key: kv.value for kv in self.diag[-1].status[0].values}
-
-    def fresh_diag(self, timeout=5.0) -> dict:
-        """Diagnostics published after now (so they include everything the node did so far)."""
-        t = time.time_ns() + 50_000_000
-
-        def fresh():
-            return bool(self.diag) and (self.diag[-1].header.stamp.sec * 1_000_000_000
-                                        + self.diag[-1].header.stamp.nanosec) > t
-        assert self.spin(timeout, fresh), "no fresh /diagnostics"
-        return self.diag_values()
-
-    def messages(self, frame, stamp_ns=None, depth_encoding="16UC1"):
-        from ros_frames import frame_messages
-
-        stamp_ns = next(_stamps) if stamp_ns is None else stamp_ns
-        return (stamp_ns, *frame_messages(frame, stamp_ns, depth_encoding=depth_encoding))
-
-    def publish(self, color=None, depth=None, info=None):
-        for pub, msg in zip(self.pubs, (color, depth, info)):
-            if msg is not None:
-                pub.publish(msg)
-
-    def send(self, frame, *, wait=True, timeout=60.0, **kw):
-        stamp, color, depth, info = self.messages(frame, **kw)
-        end = time.monotonic() + timeout
-        while True:
-            self.publish(color, depth, info)
-            if not wait:
-                return stamp
-            # Right after (re)discovery a best-effort reader may not have matched the writer yet and the
-            # set is lost; re-sending the same stamps is harmless (the node skips duplicate stamps).
-            if self.spin(min(5.0, max(end - time.monotonic(), 0.0)), lambda: stamp in self.poses):
-                return stamp
-            assert time.monotonic() < end, f"no HandPoseArray for stamp {stamp}"
-
-    def close(self):
-        self.ex.shutdown()
-        self.node.destroy_node()
-
-
-def start_rig(domain: int, *params: str, device: str = "cpu", model: str = "random:lite"):
-    import rclpy
-    from rclpy.context import Context
-
-    node = NodeProc(domain, *params, device=device, model=model)
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=domain)
-    r = Rig(ctx)
-    r.proc = node
-    try:
-        r.wait_matched()
-    except AssertionError:
-        print(node.stop()[-4000:])
-        raise
-    return r
-
-
-def stop_rig(r):
-    import rclpy
-
-    r.close()
-    rclpy.shutdown(context=r.ctx)
-    out = r.proc.stop()
-    print(out[-3000:])
-    return out
 
 
 @pytest.fixture(scope="module")

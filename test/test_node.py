@@ -7,12 +7,8 @@ topics and checks what it publishes.
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +26,6 @@ SHIPPED = REPO / "models" / "kpfusion_lite.pt"
 #: 21, 36 and 42 mm (mean 33 mm); the model's own MPJPE with ground-truth-centred crops is 24 mm
 #: (models/kpfusion_lite.json). A localiser that centred on the forearm gave 114 mm here.
 MPJPE_TOLERANCE_M = 0.040
-_stamps = itertools.count(1_700_000_000_000_000_000, 50_000_000)
 
 
 def _frames(num_hands=1, n=4, seed=11):
@@ -43,122 +38,19 @@ def _frames(num_hands=1, n=4, seed=11):
     return [render_frame(seed, i, cfg) for i in range(n)]
 
 
-class Rig:
-    """Test-side ROS node: publishes inputs, records the kpfusion node's outputs."""
-
-    def __init__(self, ctx):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from tf2_msgs.msg import TFMessage
-        from visualization_msgs.msg import MarkerArray
-
-        from kpfusion_ros.msg import HandPoseArray
-
-        self.node = rclpy.create_node("kpfusion_test_rig", context=ctx)
-        self.ex = SingleThreadedExecutor(context=ctx)
-        self.ex.add_node(self.node)
-        rel = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.poses, self.markers, self.tf, self.diag = {}, [], [], []
-        self.node.create_subscription(HandPoseArray, "/kpfusion/hand_poses", self._on_pose, rel)
-        self.node.create_subscription(MarkerArray, "/kpfusion/markers", self.markers.append, rel)
-        self.node.create_subscription(TFMessage, "/tf", self.tf.append, QoSProfile(depth=100))
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diag.append, rel)
-        self.pubs = {}
-
-    def _on_pose(self, msg):
-        ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        self.poses[ns] = msg
-
-    def publishers(self, reliability: str):
-        if reliability not in self.pubs:
-            from rclpy.qos import QoSProfile, ReliabilityPolicy
-            from sensor_msgs.msg import CameraInfo, Image
-
-            q = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
-                           else ReliabilityPolicy.BEST_EFFORT)
-            self.pubs[reliability] = (self.node.create_publisher(Image, "/cam/color", q),
-                                      self.node.create_publisher(Image, "/cam/depth", q),
-                                      self.node.create_publisher(CameraInfo, "/cam/info", q))
-        return self.pubs[reliability]
-
-    def spin(self, seconds: float, until=None):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.02)
-            if until is not None and until():
-                return True
-        return until() if until is not None else True
-
-    def wait_matched(self, reliability: str, timeout=20.0):
-        pubs = self.publishers(reliability)
-        assert self.spin(timeout, lambda: all(p.get_subscription_count() > 0 for p in pubs)), \
-            "the node never subscribed to the input topics"
-
-    def send(self, frame, *, reliability="reliable", depth_encoding="16UC1", stamp_ns=None, wait=True,
-             timeout=60.0, depth_offset_ns=0):
-        from ros_frames import frame_messages
-
-        stamp_ns = next(_stamps) if stamp_ns is None else stamp_ns
-        color, depth, info = frame_messages(frame, stamp_ns, depth_encoding=depth_encoding)
-        if depth_offset_ns:
-            _, depth, _ = frame_messages(frame, stamp_ns + depth_offset_ns, depth_encoding=depth_encoding)
-        pc, pd, pi = self.publishers(reliability)
-        end = time.monotonic() + timeout
-        while True:
-            pc.publish(color)
-            pd.publish(depth)
-            pi.publish(info)
-            if not wait:
-                return stamp_ns
-            # Right after discovery a best-effort reader may not have matched the writer yet and the
-            # set is lost; re-sending the same stamps is harmless (the node skips duplicate stamps).
-            if self.spin(min(5.0, max(end - time.monotonic(), 0.0)), lambda: stamp_ns in self.poses):
-                return stamp_ns
-            assert time.monotonic() < end, f"no HandPoseArray for stamp {stamp_ns}"
-
-    def close(self):
-        self.ex.shutdown()
-        self.node.destroy_node()
-
-
 @pytest.fixture(scope="module")
 def rig():
     if not in_private_netns():
         pytest.fail("DDS tests must run inside the private network namespace: use `make test`")
-    import rclpy
-    from rclpy.context import Context
+    from dds_rig import start_rig, stop_rig
 
-    domain = 150 + os.getpid() % 50
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    import kpfusion_ros
-
-    exe = Path(kpfusion_ros.__file__).resolve().parents[4] / "lib" / "kpfusion_ros" / "kpfusion_node"
     model = str(SHIPPED) if SHIPPED.is_file() else "random:lite"
-    proc = subprocess.Popen(
-        [str(exe), "--ros-args", "-p", "color_topic:=/cam/color", "-p", "depth_topic:=/cam/depth",
-         "-p", "camera_info_topic:=/cam/info", "-p", f"model_path:={model}", "-p", "device:=cpu",
-         "-p", "diagnostics_period:=0.5"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=domain)
-    r = Rig(ctx)
+    r = start_rig(150 + os.getpid() % 50, "diagnostics_period:=0.5", model=model, stamp_step_ns=50_000_000)
     r.model = model
     try:
-        r.wait_matched("reliable")
         yield r
     finally:
-        r.close()
-        rclpy.shutdown(context=ctx)
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        r.log = out
-        print(out[-4000:])
+        r.log = stop_rig(r)
 
 
 def _mpjpe_m(pose_msg, joints_mm):
@@ -249,7 +141,7 @@ def test_empty_scene_gives_an_empty_array(rig):
 def test_unsynchronizable_inputs_never_produce_output(rig):
     frame = _frames(num_hands=1, n=1)[0]
     before = len(rig.poses)
-    s = next(_stamps)
+    s = rig.next_stamp()
     rig.send(frame, stamp_ns=s, wait=False, depth_offset_ns=400_000_000)  # depth 0.4 s later, slop 0.05 s
     rig.spin(3.0)
     assert s not in rig.poses and s + 400_000_000 not in rig.poses
