@@ -48,6 +48,28 @@ _DEX = np.asarray(DEXYCB_TO_OURS, dtype=np.int64)
 # shared helpers (also used by ho3d.py)
 # ---------------------------------------------------------------------------------------
 
+
+class _SampleList(_Dataset):
+    """A reader over an index ``self.samples`` built at construction (one entry per frame).
+
+    Length, Python-style indices (negative from the end) with a clear ``IndexError``, and
+    ``sample_info`` (the entry, without reading images) for every reader.
+    """
+
+    samples: list
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _index(self, i: int) -> int:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} frames")
+        return i % len(self)
+
+    def sample_info(self, i: int) -> dict:
+        """Paths, intrinsics, side and joints (mm, our order) of sample ``i`` without reading images."""
+        return dict(self.samples[i])
+
 def _need(path: Path, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
@@ -125,7 +147,7 @@ def _no_hand(j: np.ndarray) -> bool:
 # authors' JSON
 # ---------------------------------------------------------------------------------------
 
-class DexYCBJson(_Dataset):
+class DexYCBJson(_SampleList):
     """DexYCB via the authors' annotation file ``root/annotations/DEX_YCB_{setup}_{split}_data.json``.
 
     COCO-style: ``images`` (``id``, ``color_file_name`` relative to ``root``, ``height``,
@@ -206,17 +228,8 @@ class DexYCBJson(_Dataset):
                                      joints_mm=j[_DEX], hand_type=side,
                                      size=(img.get("height"), img.get("width"))))
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def sample_info(self, i: int) -> dict:
-        """Paths, intrinsics, side and joints (mm, our order) of sample ``i`` without reading images."""
-        return dict(self.samples[i])
-
     def __getitem__(self, i: int) -> HandFrame:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} frames")
-        i = i % len(self)
+        i = self._index(i)
         s = self.samples[i]
         color = read_color_rgb(s["color"])
         depth = read_depth_u16(s["depth"])
@@ -249,7 +262,7 @@ def _matches(name: str, wanted: Optional[Iterable[str]]) -> bool:
     return any(name == w or name.endswith(str(w)) for w in wanted)
 
 
-class DexYCBToolkit(_Dataset):
+class DexYCBToolkit(_SampleList):
     """DexYCB in its native layout (as extracted for dex-ycb-toolkit).
 
     ``root/<subject>/<sequence>/meta.yml`` (``mano_sides: [left|right]``),
@@ -335,17 +348,8 @@ class DexYCBToolkit(_Dataset):
                 raise ValueError(f"{path}: fields 'color.fx/fy/ppx/ppy' must be numbers") from e
         return self._intr[serial]
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def sample_info(self, i: int) -> dict:
-        """Paths, subject/sequence/serial/frame, side and joints (mm, our order) of sample ``i``."""
-        return dict(self.samples[i])
-
     def __getitem__(self, i: int) -> HandFrame:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} frames")
-        i = i % len(self)
+        i = self._index(i)
         s = self.samples[i]
         cam = self.intrinsics(s["serial"])
         color = read_color_rgb(s["color"])

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from ..joints import HO3D_TO_OURS, NUM_JOINTS, OURS_TO_HO3D
-from .dexycb import _Dataset, _field, _need, make_frame, read_color_rgb
+from .dexycb import _SampleList, _field, _need, make_frame, read_color_rgb
 from .synthetic.generator import HandFrame
 
 __all__ = ["HO3D", "decode_depth", "encode_depth", "load_meta", "ho3d_to_ours_mm", "ours_mm_to_ho3d",
@@ -103,7 +103,7 @@ def ours_mm_to_ho3d(joints_mm: np.ndarray) -> np.ndarray:
     return j[_O2H] * _GL / 1000.0
 
 
-class HO3D(_Dataset):
+class HO3D(_SampleList):
     """HO-3D frames from ``root/<split>`` (``split`` 'train' or 'evaluation'; ``version`` 'v2'/'v3').
 
     ``depth_dtype``: 'uint16' (mm, like synthetic frames) or 'float32' (exact decoded mm).
@@ -177,18 +177,13 @@ class HO3D(_Dataset):
         return j.reshape(NUM_JOINTS, 3)
 
     # ---- Dataset ----------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def sample_info(self, i: int) -> dict:
         seq, fid = self.samples[i]
         return dict(sequence=seq, frame=fid, color=self._rgb_path(seq, fid), depth=self._depth_path(seq, fid),
                     meta=self._meta_path(seq, fid))
 
     def __getitem__(self, i: int) -> HandFrame:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} frames")
-        i = i % len(self)
+        i = self._index(i)
         seq, fid = self.samples[i]
         mpath = self._meta_path(seq, fid)
         meta = load_meta(mpath)
