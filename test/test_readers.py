@@ -123,6 +123,12 @@ def test_dexycb_json_reads_known_frames(dex_json):
         assert f.visible.all()
         assert_red(f, exact=False)
     assert ds[1].stamp == pytest.approx(1 / 30)
+    # Python-style indices: negative from the end; out of range is an IndexError naming the size
+    np.testing.assert_array_equal(ds[-1].joints_mm, ds[1].joints_mm)
+    with pytest.raises(IndexError, match="index 2 out of range for 2 frames"):
+        ds[2]
+    with pytest.raises(IndexError):
+        ds[-3]
 
 
 def test_dexycb_json_errors(dex_json, tmp_path):
@@ -197,6 +203,8 @@ def test_dexycb_toolkit_reads_known_frames(dex_toolkit):
         assert np.array_equal(f.depth, truth[k]["depth"])
         assert_red(f, exact=False)
         assert ds.sample_info(i)["frame"] == k
+    with pytest.raises(IndexError, match="out of range for 2 frames"):
+        ds[5]
     assert len(DexYCBToolkit(root, serials=["000"])) == 0
     assert len(DexYCBToolkit(root, subjects=["subject-01"])) == 2
     assert len(DexYCBToolkit(root, subjects=["subject-02"])) == 0
