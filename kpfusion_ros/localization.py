@@ -42,8 +42,8 @@ itself from the depth image, aiming at the *hand*, not at the forearm attached t
    this lands about on the palm / knuckles, where the joint mean of a hand is;
 8. score = hand-likeness (logistic in solidity, depth relief and area of the hand
    part, calibrated on synthetic scenes) × a mild nearness factor; candidates below
-   ``min_score`` are dropped (0 by default: ranking only) and the best ``max_hands``
-   are returned.
+   ``min_score`` are dropped (0.1 by default: smooth convex blobs score ~0.02, rendered
+   hands mostly far above) and the best ``max_hands`` are returned.
 
 Constants (radii, 17 mm surface offset, end and shape weights) were fitted on
 synthetic frames of seed 11 and checked on seed 23 (``kpfusion-bench-localizer``,
@@ -156,8 +156,9 @@ class LocalizerConfig:
     shape_area_cm2: float = 70.0
     shape_relief_weight: float = 0.126
     #: Candidates scoring lower are dropped (0: rank only; see docs/localizer.md for the
-    #: recall / false-positive trade-off; smooth convex blobs score ~0.02).
-    min_score: float = 0.0
+    #: recall / false-positive trade-off; smooth convex blobs score ~0.02). The node's
+    #: ``min_hand_score`` parameter sets it.
+    min_score: float = 0.1
     #: Components with fewer sub-sampled pixels are ignored outright (noise).
     min_pixels: int = 6
     #: At most this many candidates are returned, best score first.

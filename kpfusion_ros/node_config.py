@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
 
+from kpfusion_ros.localization import LocalizerConfig
+
 REALSENSE_NS = "/camera/camera"
 
 
@@ -52,6 +54,8 @@ class NodeConfig:
     max_hands: int = _p(2, "Most hands estimated per frame.")
     min_range: float = _p(0.2, "Nearest depth searched for hands, metres.")
     max_range: float = _p(1.2, "Farthest depth searched for hands, metres.")
+    min_hand_score: float = _p(LocalizerConfig.min_score, "Depth blobs less hand-like than this (localiser score, 0..1) are not "
+                               "tracked; 0 tracks every hand-sized blob (more false hands, docs/localizer.md).")
     refine_iterations: int = _p(1, "Re-crops around the predicted joint mean, each with another forward pass "
                                    "(0 halves the model time; the shipped model gains ~0.5 mm MPJPE per "
                                    "iteration, docs/results.md).")
@@ -91,6 +95,8 @@ class NodeConfig:
             errs.append("need 0 < min_range < max_range (metres)")
         if self.max_range > 10:
             errs.append("max_range above 10 m: the value looks like millimetres; use metres")
+        if not 0 <= self.min_hand_score <= 1:
+            errs.append("min_hand_score must be in [0, 1]")
         if not 0 <= self.refine_iterations <= 5:
             errs.append("refine_iterations must be in [0, 5]")
         if not 0.05 <= self.cube_size <= 1.0:
@@ -105,6 +111,20 @@ class NodeConfig:
         if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
             errs.append(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         return errs
+
+
+def pipeline_config(cfg: NodeConfig):
+    """The :class:`~kpfusion_ros.pipeline.PipelineConfig` of these parameters (node and kpfusion-bag)."""
+    from dataclasses import replace as _replace
+
+    from kpfusion_ros.pipeline import PipelineConfig
+
+    p = PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16, max_hands=cfg.max_hands,
+                       min_range_m=cfg.min_range, max_range_m=cfg.max_range,
+                       refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
+                       min_confidence=cfg.min_confidence)
+    p.localizer = _replace(p.localizer, min_score=cfg.min_hand_score)
+    return p
 
 
 def yaml_text(node_name: str = "kpfusion") -> str:

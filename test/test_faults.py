@@ -110,6 +110,17 @@ def test_valid_parameter_changes_are_applied(rig):
     for _ in range(4):
         s = rig.send(good_frame())
     assert len(rig.poses[s].hands) == 1
+    # min_hand_score above any blob's score (≤ 0.96 at this depth): the hand is no longer tracked
+    (r,) = _set(rig, min_hand_score=0.99)
+    assert r.successful, r.reason
+    for _ in range(8):
+        s = rig.send(good_frame())
+    assert list(rig.poses[s].hands) == []
+    (r,) = _set(rig, min_hand_score=0.1)
+    assert r.successful, r.reason
+    for _ in range(4):
+        s = rig.send(good_frame())
+    assert len(rig.poses[s].hands) == 1
 
 
 @pytest.mark.parametrize("name,value,reason", [
@@ -119,6 +130,7 @@ def test_valid_parameter_changes_are_applied(rig):
     ("resolution_mismatch", "crop", "resolution_mismatch must be one of"),
     ("tf_prefix", "/abs", "tf_prefix must not start with '/'"),
     ("max_hands", "two", ""),  # wrong type
+    ("min_hand_score", 1.5, "min_hand_score must be in [0, 1]"),
 ])
 def test_invalid_parameter_values_are_rejected_with_a_reason(rig, name, value, reason):
     before = _get(rig, name)

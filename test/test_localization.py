@@ -12,6 +12,11 @@ CAM_VGA = (600.0, 600.0, 319.5, 239.5, 640, 480)
 CAM_HD = (900.0, 900.0, 639.5, 359.5, 1280, 720)
 
 HAND_AXES = (40.0, 90.0, 20.0)  # ~80 × 180 × 40 mm ellipsoid
+#: The ellipsoid and capsule stand-ins below are smooth and convex, i.e. not hand-shaped: the
+#: hand-likeness gate (``min_score``, 0.1 by default) rightly drops them. These tests check the
+#: geometry (segmentation, ranges, ends, centres), so they switch the gate off;
+#: test_score_gate_drops_smooth_blobs_keeps_rendered_hands checks the gate itself.
+GEOMETRY = LocalizerConfig(min_score=0.0)
 
 
 def rays(cam):
@@ -98,7 +103,7 @@ def two_hand_scene(cam):
 
 def test_two_hands_in_front_of_background():
     depth, truths = two_hand_scene(CAM_VGA)
-    cands = HandLocalizer().localize(depth, K(CAM_VGA))
+    cands = HandLocalizer(GEOMETRY).localize(depth, K(CAM_VGA))
     assert len(cands) == 2
     assert all(isinstance(c, HandCandidate) for c in cands)
     assert max(match(cands, truths)) < 3.0
@@ -114,16 +119,16 @@ def test_two_hands_in_front_of_background():
 
 def test_background_inside_working_volume_is_rejected():
     depth, truths = two_hand_scene(CAM_VGA)
-    cands = HandLocalizer(LocalizerConfig(max_range_mm=2000.0, max_hands=5)).localize(depth, K(CAM_VGA))
+    cands = HandLocalizer(LocalizerConfig(min_score=0.0, max_range_mm=2000.0, max_hands=5)).localize(depth, K(CAM_VGA))
     assert len(cands) == 2
     assert max(match(cands, truths)) < 3.0
 
 
 def test_range_limits():
     depth, truths = two_hand_scene(CAM_VGA)
-    near_only = localize_hands(depth, K(CAM_VGA), LocalizerConfig(min_range_mm=200.0, max_range_mm=700.0))
+    near_only = localize_hands(depth, K(CAM_VGA), LocalizerConfig(min_score=0.0, min_range_mm=200.0, max_range_mm=700.0))
     assert len(near_only) == 1 and np.linalg.norm(near_only[0].centre_mm - truths[0]) < 3.0
-    far_only = localize_hands(depth, K(CAM_VGA), LocalizerConfig(min_range_mm=600.0, max_range_mm=1200.0))
+    far_only = localize_hands(depth, K(CAM_VGA), LocalizerConfig(min_score=0.0, min_range_mm=600.0, max_range_mm=1200.0))
     assert len(far_only) == 1 and np.linalg.norm(far_only[0].centre_mm - truths[1]) < 3.0
     with pytest.raises(ValueError):
         LocalizerConfig(min_range_mm=900.0, max_range_mm=500.0)
@@ -135,28 +140,28 @@ def test_max_hands_and_ranking():
     small = ellipsoid(cam, (150.0, 0.0, 500.0), (25.0, 25.0, 15.0))  # ~20 cm²: too small
     mid = ellipsoid(cam, (150.0, 0.0, 500.0), (30.0, 45.0, 15.0))  # ~42 cm²: plausible, less likely
     depth, owner = render(cam, big, mid, plane(cam, *BACKGROUND))
-    cands = localize_hands(depth, K(cam), LocalizerConfig(max_hands=3))
+    cands = localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_hands=3))
     assert len(cands) == 2
     assert np.linalg.norm(cands[0].centre_mm - front_centroid(cam, depth, owner == 0)) < 3.0
     assert cands[0].score > cands[1].score
-    one = localize_hands(depth, K(cam), LocalizerConfig(max_hands=1))
+    one = localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_hands=1))
     assert len(one) == 1 and np.allclose(one[0].centre_mm, cands[0].centre_mm)
-    assert localize_hands(depth, K(cam), LocalizerConfig(max_hands=0)) == []
+    assert localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_hands=0)) == []
     depth, _ = render(cam, small, plane(cam, *BACKGROUND))
-    assert localize_hands(depth, K(cam)) == []
+    assert localize_hands(depth, K(cam), GEOMETRY) == []
 
 
 def test_table_and_wall_alone_give_nothing():
     cam = CAM_VGA
     table = plane(cam, (0.0, 1.0, 0.0), 300.0)  # y = 300 mm below the camera
     depth, _ = render(cam, table)
-    assert localize_hands(depth, K(cam), LocalizerConfig(max_range_mm=1500.0)) == []
+    assert localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_range_mm=1500.0)) == []
     tilted = plane(cam, (0.0, 0.8, 0.6), 500.0)
     depth, _ = render(cam, tilted)
-    assert localize_hands(depth, K(cam), LocalizerConfig(max_range_mm=1500.0)) == []
+    assert localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_range_mm=1500.0)) == []
     wall = plane(cam, (0.0, 0.0, 1.0), 1000.0)
     depth, _ = render(cam, wall)
-    assert localize_hands(depth, K(cam)) == []
+    assert localize_hands(depth, K(cam), GEOMETRY) == []
 
 
 def test_hand_above_table():
@@ -166,7 +171,7 @@ def test_hand_above_table():
     hand = ellipsoid(cam, (0.0, 120.0, 600.0), HAND_AXES)
     table = plane(cam, (0.0, 1.0, 0.0), 300.0)
     depth, owner = render(cam, hand, table)
-    cands = localize_hands(depth, K(cam), LocalizerConfig(max_range_mm=1500.0))
+    cands = localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_range_mm=1500.0))
     assert len(cands) == 1
     assert np.linalg.norm(cands[0].centre_mm - front_centroid(cam, depth, owner == 0)) < 3.0
 
@@ -176,7 +181,7 @@ def test_hand_touching_body_split_by_discontinuity():
     hand = ellipsoid(cam, (0.0, 0.0, 500.0), HAND_AXES)
     body = ellipsoid(cam, (0.0, 100.0, 800.0), (220.0, 300.0, 100.0))
     depth, owner = render(cam, hand, body, plane(cam, *BACKGROUND))
-    cands = localize_hands(depth, K(cam))
+    cands = localize_hands(depth, K(cam), GEOMETRY)
     assert len(cands) == 1
     assert np.linalg.norm(cands[0].centre_mm - front_centroid(cam, depth, owner == 0)) < 3.0
 
@@ -186,7 +191,7 @@ def test_hand_with_forearm_uses_front_part():
     hand = ellipsoid(cam, (0.0, -20.0, 500.0), HAND_AXES)
     forearm = ellipsoid(cam, (0.0, 60.0, 700.0), (35.0, 35.0, 200.0))  # recedes in depth, connected
     depth, owner = render(cam, hand, forearm, plane(cam, *BACKGROUND))
-    cands = localize_hands(depth, K(cam))
+    cands = localize_hands(depth, K(cam), GEOMETRY)
     assert len(cands) == 1
     truth = front_centroid(cam, depth, (owner == 0) | (owner == 1))
     assert np.linalg.norm(cands[0].centre_mm - truth) < 5.0
@@ -195,7 +200,7 @@ def test_hand_with_forearm_uses_front_part():
 
 def test_invalid_depth_inputs():
     cam = CAM_VGA
-    loc = HandLocalizer()
+    loc = HandLocalizer(GEOMETRY)
     assert loc.localize(np.zeros((480, 640), np.float32), K(cam)) == []
     assert loc.localize(np.full((480, 640), np.nan, np.float32), K(cam)) == []
     assert loc.localize(np.zeros((480, 640), np.uint16), K(cam)) == []
@@ -218,8 +223,8 @@ def test_invalid_depth_inputs():
 def test_resolution_independence():
     a, ta = two_hand_scene(CAM_VGA)
     b, tb = two_hand_scene(CAM_HD)
-    ca = localize_hands(a, K(CAM_VGA))
-    cb = localize_hands(b, K(CAM_HD))
+    ca = localize_hands(a, K(CAM_VGA), GEOMETRY)
+    cb = localize_hands(b, K(CAM_HD), GEOMETRY)
     assert len(ca) == len(cb) == 2
     for x, y in zip(ca, cb):
         assert np.linalg.norm(x.centre_mm - y.centre_mm) < 3.0
@@ -227,7 +232,7 @@ def test_resolution_independence():
     assert max(match(cb, tb)) < 3.0
     # Explicit strides give the same centres too.
     for s in (1, 2, 8):
-        cs = localize_hands(a, K(CAM_VGA), LocalizerConfig(downsample=s))
+        cs = localize_hands(a, K(CAM_VGA), LocalizerConfig(min_score=0.0, downsample=s))
         assert len(cs) == 2 and max(match(cs, ta)) < 3.0
 
 
@@ -243,7 +248,7 @@ def test_single_hand_anywhere(fx_, fy_, z):
     x = fx_ * (z * 320.0 / 600.0 - 50.0)
     y = fy_ * (z * 240.0 / 600.0 - 100.0)
     depth, owner = render(cam, ellipsoid(cam, (x, y, z), HAND_AXES), plane(cam, *BACKGROUND))
-    cands = localize_hands(depth, K(cam))
+    cands = localize_hands(depth, K(cam), GEOMETRY)
     assert len(cands) == 1
     assert np.linalg.norm(cands[0].centre_mm - front_centroid(cam, depth, owner == 0)) < 4.0
 
@@ -265,7 +270,7 @@ def test_random_planes_give_no_false_positives():
         n /= np.linalg.norm(n)
         depth, _ = render(cam, plane(cam, n, rng.uniform(100.0, 1500.0)))
         depth[rng.random(depth.shape) < 0.05] = 0.0  # sensor holes
-        assert localize_hands(depth, K(cam), LocalizerConfig(max_range_mm=1500.0)) == []
+        assert localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_range_mm=1500.0)) == []
 
 
 def test_arm_entering_from_image_border_is_found():
@@ -274,7 +279,7 @@ def test_arm_entering_from_image_border_is_found():
         hand = ellipsoid(cam, (0.0, 0.08 * z, z), HAND_AXES)
         arm = ellipsoid(cam, (0.0, 0.08 * z + 200.0, z + 20.0), (35.0, 150.0, 30.0))  # leaves the frame
         depth, owner = render(cam, hand, arm, plane(cam, *BACKGROUND))
-        cands = localize_hands(depth, K(cam))
+        cands = localize_hands(depth, K(cam), GEOMETRY)
         assert len(cands) == 1
         # Known limitation: a forearm at the hand's depth pulls the centre towards it.
         assert abs(cands[0].centre_mm[2] - z) < 30.0 and abs(cands[0].centre_mm[0]) < 5.0
@@ -311,7 +316,7 @@ def test_forearm_parallel_to_image_plane_centre_on_hand():
         hand, centre = open_hand(cam, 0.0, 0.0, z, toward)
         forearm = capsule_x(cam, -toward * 20.0, -toward * 280.0, 0.0, z + 5.0, 32.0)
         depth, _ = render(cam, *hand, forearm, plane(cam, *BACKGROUND))
-        cands = localize_hands(depth, K(cam))
+        cands = localize_hands(depth, K(cam), GEOMETRY)
         assert len(cands) >= 1
         err = np.linalg.norm(cands[0].centre_mm - centre)
         assert err < 30.0, (z, err, cands[0].centre_mm, centre)
@@ -328,7 +333,7 @@ def test_arm_from_border_centre_on_hand():
         fingers = [ellipsoid(cam, (dx * 1.3, -80.0, z), (8.0, 40.0, 8.0)) for dx in (-27.0, -9.0, 9.0, 27.0)]
         arm = ellipsoid(cam, (0.0, 400.0, z + 10.0), (32.0, 370.0, 28.0))  # leaves the frame
         depth, _ = render(cam, palm, *fingers, arm, plane(cam, *BACKGROUND))
-        cands = localize_hands(depth, K(cam))
+        cands = localize_hands(depth, K(cam), GEOMETRY)
         assert len(cands) >= 1
         truth = np.array([0.0, -35.0, z + SURFACE_MM])
         assert np.linalg.norm(cands[0].centre_mm - truth) < 30.0, (z, cands[0].centre_mm)
@@ -340,7 +345,7 @@ def test_smooth_plane_corner_rejected_by_neck():
     wall = plane(cam, (0.6, 0.0, 0.8), 700.0)
     depth, _ = render(cam, wall)
     depth[:, :400] = 0.0  # only a strip of it in range / visible
-    assert localize_hands(depth, K(cam), LocalizerConfig(max_range_mm=1500.0)) == []
+    assert localize_hands(depth, K(cam), LocalizerConfig(min_score=0.0, max_range_mm=1500.0)) == []
 
 
 def test_synthetic_clean_one_hand_centre_error():
@@ -395,3 +400,25 @@ def test_block_min_equals_plain_definition(shape, s):
     assert np.array_equal(out, ref)
     assert np.array_equal(d, before, equal_nan=True)  # the caller's depth is not modified
     assert out[0, 0] == 200.0 and (s == 1 or out[0, 1] == 1200.0) and np.isinf(out[1, 2])
+
+
+def test_score_gate_drops_smooth_blobs_keeps_rendered_hands():
+    """Default ``min_score`` (0.1): a smooth convex hand-sized blob is not reported, a rendered hand is."""
+    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+
+    cam = CAM_VGA
+    depth = ellipsoid(cam, (0.0, 0.0, 500.0), HAND_AXES)
+    depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+    assert LocalizerConfig().min_score == pytest.approx(0.1)
+    blob = localize_hands(depth, K(cam), GEOMETRY)
+    assert len(blob) == 1 and blob[0].score < 0.1  # found, but scores as not hand-like
+    assert localize_hands(depth, K(cam)) == []
+    scene = SceneConfig(num_hands=1, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
+                        p_edge=0.0, p_table=0.0, p_left=0.0)
+    found = 0
+    for i in range(8):
+        f = render_frame(23, i, SyntheticConfig(width=320, height=240, clean=True, scene=scene))
+        cands = localize_hands(f.depth.astype(np.float32), tuple(f.cam))
+        g = f.joints_mm[0].astype(np.float64).mean(axis=0)
+        found += any(np.linalg.norm(c.centre_mm - g) < 80.0 for c in cands)
+    assert found >= 7, found

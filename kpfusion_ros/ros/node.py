@@ -43,7 +43,7 @@ from cv_bridge import CvBridge
 from tf2_ros import TransformBroadcaster
 
 from kpfusion_ros.msg import HandPoseArray
-from kpfusion_ros.node_config import NodeConfig
+from kpfusion_ros.node_config import NodeConfig, pipeline_config
 from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig
 from kpfusion_ros.runtime import keep_freed_buffers
 from kpfusion_ros.draw import draw_hands
@@ -149,14 +149,11 @@ class KPFusionNode(LifecycleNode):
             loc = p.localizer.config if hasattr(p.localizer, "config") else None
             if loc is not None:
                 p.localizer.config = replace(loc, min_range_mm=self.cfg.min_range * 1000.0,
-                                             max_range_mm=self.cfg.max_range * 1000.0, max_hands=self.cfg.max_hands)
+                                             max_range_mm=self.cfg.max_range * 1000.0, max_hands=self.cfg.max_hands,
+                                             min_score=self.cfg.min_hand_score)
 
     def _pipeline_config(self) -> PipelineConfig:
-        c = self.cfg
-        return PipelineConfig(model_path=c.model_path, device=c.device, fp16=c.fp16, max_hands=c.max_hands,
-                              min_range_m=c.min_range, max_range_m=c.max_range,
-                              refine_iterations=c.refine_iterations, cube_mm=c.cube_size * 1000.0,
-                              min_confidence=c.min_confidence)
+        return pipeline_config(self.cfg)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -22,12 +22,9 @@ from kpfusion_ros.node_config import NodeConfig
 
 def pipeline_config(cfg: NodeConfig):
     """PipelineConfig from the node's parameters (the same mapping the node uses)."""
-    from kpfusion_ros.pipeline import PipelineConfig
+    from kpfusion_ros.node_config import pipeline_config as mapping
 
-    return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16, max_hands=cfg.max_hands,
-                          min_range_m=cfg.min_range, max_range_m=cfg.max_range,
-                          refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
-                          min_confidence=cfg.min_confidence)
+    return mapping(cfg)
 
 
 def processing_options(cfg: NodeConfig):
