@@ -77,9 +77,27 @@ class NodeConfig:
                         f.metadata["choices"]))
         return out
 
+    @classmethod
+    def coerce(cls, name: str, value):
+        """A parameter value as its field's type where that loses nothing: an integer given for a
+        floating-point parameter (``max_range:=1`` arrives as INTEGER) becomes a float. Anything
+        else is returned unchanged, for :meth:`validate` to name."""
+        typ = {n: t for n, _, t, *_ in cls.field_specs()}.get(name)
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
     def validate(self) -> list[str]:
         """Reasons this configuration is invalid (empty when valid)."""
         errs = []
+        kinds = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+        for name, _, typ, _, _, _ in self.field_specs():
+            v = getattr(self, name)
+            ok = isinstance(v, typ) and (typ is bool or not isinstance(v, bool))
+            if not ok:
+                errs.append(f"{name} must be {kinds.get(typ, typ.__name__)}, not {v!r} ({type(v).__name__})")
+        if errs:  # the range checks below assume the types
+            return errs
         for name, _, _, _, _, choices in self.field_specs():
             if choices and getattr(self, name) not in choices:
                 errs.append(f"{name} must be one of {list(choices)}, not {getattr(self, name)!r}")

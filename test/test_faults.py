@@ -129,7 +129,8 @@ def test_valid_parameter_changes_are_applied(rig):
     ("max_range", 1200.0, "looks like millimetres"),
     ("resolution_mismatch", "crop", "resolution_mismatch must be one of"),
     ("tf_prefix", "/abs", "tf_prefix must not start with '/'"),
-    ("max_hands", "two", ""),  # wrong type
+    ("max_hands", "two", "max_hands must be an integer"),  # wrong type
+    ("publish_tf", 1, "publish_tf must be true or false"),
     ("min_hand_score", 1.5, "min_hand_score must be in [0, 1]"),
 ])
 def test_invalid_parameter_values_are_rejected_with_a_reason(rig, name, value, reason):
@@ -147,3 +148,41 @@ def test_read_only_parameters_are_rejected(rig, name, value):
     (r,) = _set(rig, **{name: value})
     assert not r.successful
     assert "read-only" in r.reason.lower() or "read only" in r.reason.lower(), r.reason
+
+
+def test_integer_for_a_double_parameter_is_taken_at_run_time(rig):
+    """`ros2 param set /kpfusion min_hand_score 0` sends an INTEGER: taken as 0.0, not refused."""
+    (r,) = _set(rig, min_hand_score=0)
+    assert r.successful, r.reason
+    assert _get(rig, "min_hand_score") == 0
+    (r,) = _set(rig, min_hand_score=0.1)
+    assert r.successful, r.reason
+    rig.send(good_frame())
+
+
+def test_parameter_types_at_start_up(ros_domain):
+    """`-p max_range:=1` (an INTEGER for a DOUBLE) is taken, not a crash at declaration; a value of
+    the wrong kind makes the executable exit non-zero with the parameter's name and what it must be."""
+    import re
+    import subprocess
+
+    from dds_rig import NodeProc
+
+    ok = NodeProc(ros_domain, "max_range:=1", "min_hand_score:=0")
+    try:
+        assert ok.wait_log(r"subscribed to /cam/color", timeout=60), ok.log()[-3000:]
+        assert ok.proc.poll() is None
+    finally:
+        log = ok.stop()
+    assert "Traceback" not in log and "InvalidParameterTypeException" not in log, log[-3000:]
+
+    bad = NodeProc(ros_domain, "max_hands:=two", "max_range:=far")
+    try:
+        rc = bad.proc.wait(timeout=90)
+    finally:
+        log = bad.stop()
+    assert rc not in (0, None), log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert re.search(r"invalid parameters: .*max_hands must be an integer, not 'two'", log), log[-3000:]
+    assert "max_range must be a number, not 'far'" in log
+

@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -52,6 +52,8 @@ from kpfusion_ros.ros.markers import delete_all
 from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, stamp_ns
 
 THROTTLE_S = 5.0
+_PARAM_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+                float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
 _NUMBERS = re.compile(r"[-+]?\d[\d.e+-]*")
 
 
@@ -99,7 +101,11 @@ class KPFusionNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         for name, default, typ, desc, ro, choices in NodeConfig.field_specs():
             text = desc + (f" One of: {', '.join(choices)}." if choices else "")
-            self.declare_parameter(name, default, ParameterDescriptor(description=text, read_only=ro))
+            # dynamic typing: rclpy would raise on `max_range:=1` (an INTEGER for a DOUBLE) and kill the
+            # node at start-up; we coerce what loses nothing and reject the rest with a reason
+            # (NodeConfig.coerce / validate). The declared type still documents the parameter.
+            self.declare_parameter(name, default, ParameterDescriptor(
+                description=text, read_only=ro, dynamic_typing=True, type=_PARAM_TYPES[typ]))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.cfg = self._read_config()
         self.bridge = CvBridge()
@@ -115,11 +121,12 @@ class KPFusionNode(LifecycleNode):
 
     # -- parameters -----------------------------------------------------------------------------
     def _read_config(self) -> NodeConfig:
-        values = {name: self.get_parameter(name).value for name, *_ in NodeConfig.field_specs()}
+        values = {name: NodeConfig.coerce(name, self.get_parameter(name).value)
+                  for name, *_ in NodeConfig.field_specs()}
         return NodeConfig(**values)
 
     def _on_set_parameters(self, params) -> SetParametersResult:
-        changes = {p.name: p.value for p in params}
+        changes = {p.name: NodeConfig.coerce(p.name, p.value) for p in params}
         try:
             candidate = replace(self.cfg, **changes) if hasattr(self, "cfg") else NodeConfig(**changes)
         except TypeError as exc:
