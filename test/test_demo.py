@@ -111,3 +111,21 @@ def test_demo_runs_end_to_end(ros_domain, tmp_path):
     for _, typ, _, raw in bagio.read_messages(out / "output_bag", ["/kpfusion/hand_poses"]):
         assert bagio.stamp_ns(bagio.deserialize(raw, typ).header.stamp) in in_stamps
     assert "/kpfusion/markers" in topics
+
+
+def test_summary_says_latency_is_not_measured_in_lockstep(capsys):
+    from kpfusion_ros.tools.demo import _print_summary
+
+    s = {"bag": "b", "model": "m", "device": "cpu", "frames_in": 3, "rate": 1.0, "lockstep": False,
+         "sets_received_by_node": 3, "frames_out": 3, "dropped_stale_by_node": 0, "not_synchronized": 0,
+         "bad_frames": 0, "latency_ms_p50": 12.5, "latency_ms_p95": 20.0, "inference_ms_p50": 9.0,
+         "ground_truth": True, "mpjpe_mm": 30.0, "mpjpe_mm_median": 29.0, "gt_hands_scored": 3,
+         "gt_hands_matched": 2, "match_centre_mm": 80.0, "false_positives": 1, "out": "o", "files": {},
+         "output_counts": {}, "wall_s": 1.0}
+    _print_summary(s)
+    out = capsys.readouterr().out
+    assert "latency       p50 12.5 ms, p95 20.0 ms" in out
+    assert "over 2/3 ground-truth hands matched (same stamp, centres within 80 mm); 1 false positives" in out
+    _print_summary(dict(s, lockstep=True, latency_ms_p50=0.0, latency_ms_p95=0.0))
+    out = capsys.readouterr().out
+    assert "latency       n/a in lockstep" in out and "inference p50 9.0 ms" in out and "p50 0.0 ms" not in out

@@ -591,7 +591,9 @@ def _print_summary(s: dict) -> None:
         f"dropped       {_fmt(s['dropped_stale_by_node'])} stale (node slower than the camera: it keeps the newest), "
         f"{_fmt(s['not_synchronized'])} not synchronized, {_fmt(s['bad_frames'])} bad",
         f"latency       p50 {_fmt(s['latency_ms_p50'])} ms, p95 {_fmt(s['latency_ms_p95'])} ms (node, stamp to publish; "
-        f"inference p50 {_fmt(s['inference_ms_p50'])} ms)",
+        f"inference p50 {_fmt(s['inference_ms_p50'])} ms)" if not s["lockstep"] else
+        f"latency       n/a in lockstep (the recording's clock waits for the node); inference p50 "
+        f"{_fmt(s['inference_ms_p50'])} ms",
     ]
     if s["ground_truth"] and s["mpjpe_mm"] is None:
         lines.append(f"MPJPE         n/a: none of the {s['gt_hands_scored']} ground-truth hands in the output frames "
