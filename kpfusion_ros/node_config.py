@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 
 from kpfusion_ros.localization import LocalizerConfig
+from kpfusion_ros.tracking import TrackerConfig
 
 REALSENSE_NS = "/camera/camera"
 
@@ -60,6 +61,10 @@ class NodeConfig:
                                    "(0 halves the model time; the shipped model gains ~0.5 mm MPJPE per "
                                    "iteration, docs/results.md).")
     min_confidence: float = _p(0.2, "Poses below this confidence do not re-centre their track.")
+    max_hand_speed: float = _p(TrackerConfig.gate_speed_mm_s / 1000.0,
+                               "Fastest hand motion tracked, m/s: a detection continues a track within "
+                               f"{TrackerConfig.gate_mm / 1000.0:g} m + this × the time since the track was last "
+                               f"seen (at most {TrackerConfig.max_gate_mm / 1000.0:g} m); 0 = a fixed gate.")
     # --- outputs -------------------------------------------------------------------------------
     publish_tf: bool = _p(True, "Broadcast one TF frame per joint: <tf_prefix>hand_<id>/<joint>.")
     tf_prefix: str = _p("", "Prefix of the joint TF frames (no leading slash).")
@@ -113,6 +118,8 @@ class NodeConfig:
             errs.append("need 0 < min_range < max_range (metres)")
         if self.max_range > 10:
             errs.append("max_range above 10 m: the value looks like millimetres; use metres")
+        if not 0 <= self.max_hand_speed <= 10:
+            errs.append("max_hand_speed must be in [0, 10] m/s")
         if not 0 <= self.min_hand_score <= 1:
             errs.append("min_hand_score must be in [0, 1]")
         if not 0 <= self.refine_iterations <= 5:
@@ -142,6 +149,7 @@ def pipeline_config(cfg: NodeConfig):
                        refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
                        min_confidence=cfg.min_confidence)
     p.localizer = _replace(p.localizer, min_score=cfg.min_hand_score)
+    p.tracker = _replace(p.tracker, gate_speed_mm_s=cfg.max_hand_speed * 1000.0)
     return p
 
 

@@ -58,10 +58,29 @@ def test_crossing_hands_keep_ids():
 
 
 def test_gate_creates_new_track_for_jumps():
-    tr = HandTracker(TrackerConfig(min_hits=1, max_misses=0, gate_mm=80.0))
+    # fixed gate (no speed term): 100 mm > 80 mm, the old track is dropped, a new id starts
+    tr = HandTracker(TrackerConfig(min_hits=1, max_misses=0, gate_mm=80.0, gate_speed_mm_s=0.0))
     tr.update([det(0.0)], 0.0)
-    out = tr.update([det(100.0)], 0.1)  # 100 mm > gate: old track dropped, new id
+    out = tr.update([det(100.0)], 0.1)
     assert ids(out) == [2]
+    # default: the gate grows by 1 m/s × the time since the last detection: 80 + 100 mm after 0.1 s
+    tr = HandTracker(TrackerConfig(min_hits=1, max_misses=0))
+    tr.update([det(0.0)], 0.0)
+    assert tr.gate_for(tr.tracks[0], 0.1) == pytest.approx(180.0)
+    assert ids(tr.update([det(100.0)], 0.1)) == [1]  # a hand moving 1 m/s, seen at 10 Hz: same track
+    assert ids(tr.update([det(300.0)], 0.2)) == [2]  # 200 mm in 0.1 s: beyond the gate
+    # the gate is capped, and without stamps it is gate_mm
+    assert tr.gate_for(tr.tracks[0], 100.0) == pytest.approx(300.0)
+    assert tr.gate_for(tr.tracks[0], None) == pytest.approx(80.0)
+
+
+def test_growing_gate_keeps_two_hands_apart():
+    """A wide gate (frames far apart) does not swap two hands: the assignment minimises distance."""
+    tr = HandTracker(TrackerConfig(min_hits=1))
+    tr.update([det(0.0), det(200.0)], 0.0)
+    out = tr.update([det(260.0), det(60.0)], 0.25)  # both moved +60 mm; gates are 300 mm
+    by_x = {t.id: float(t.centre_mm[0]) for t in out}
+    assert by_x == {1: pytest.approx(60.0), 2: pytest.approx(260.0)}
 
 
 def test_confirmation_hysteresis():

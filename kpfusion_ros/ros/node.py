@@ -153,6 +153,7 @@ class KPFusionNode(LifecycleNode):
             return
         with self._pipeline_lock:
             p.cfg = self._pipeline_config()
+            p.tracker.config = replace(p.tracker.config, gate_speed_mm_s=self.cfg.max_hand_speed * 1000.0)
             loc = p.localizer.config if hasattr(p.localizer, "config") else None
             if loc is not None:
                 p.localizer.config = replace(loc, min_range_mm=self.cfg.min_range * 1000.0,

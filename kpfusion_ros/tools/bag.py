@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="any other node parameter (repeatable; same names as the node's, e.g. refine_iterations=0)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after this many synchronized frames (0 = all)")
+    p.add_argument("--every", type=int, default=1, metavar="N",
+                   help="process only every N-th synchronized set (N > 1 emulates a live node that drops "
+                        "frames: the tracker sees the hands move N frames between updates)")
+    p.add_argument("--score", action="store_true",
+                   help="score the output against the recording's ground-truth HandPoseArray topic (--gt-topic) "
+                        "as kpfusion-demo does: MPJPE of the hands found within 80 mm, misses, false hands")
+    p.add_argument("--gt-topic", default=bagio.GT_TOPIC, help=f"ground-truth topic for --score (default {bagio.GT_TOPIC})")
     p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -104,6 +111,13 @@ def main(argv=None) -> int:
         topics = bagio.check_topics(args.input, wanted)
     except bagio.TopicError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.every < 1:
+        print("error: --every must be >= 1", file=sys.stderr)
+        return 2
+    if args.score and args.gt_topic not in bagio.bag_topics(args.input):
+        print(f"error: --score needs the ground-truth topic {args.gt_topic} in {args.input} (--gt-topic)",
+              file=sys.stderr)
         return 2
     if args.output.exists() and not args.force:
         print(f"error: {args.output} exists (use --force to replace it)", file=sys.stderr)
@@ -152,7 +166,8 @@ def main(argv=None) -> int:
     ns = "/" + args.output_ns.strip("/")
     poses_topic, markers_topic = f"{ns}/hand_poses", f"{ns}/markers"
 
-    stats = {"synchronized": 0, "written": 0, "bad": 0, "hands": 0}
+    stats = {"synchronized": 0, "written": 0, "bad": 0, "hands": 0, "skipped": 0}
+    predictions = {}  # stamp ns -> HandPoseArray, for --score
     csv_fh = open(args.csv, "w", newline="") if args.csv else None
     csv_w = csv.writer(csv_fh) if csv_fh else None
     if csv_w:
@@ -171,6 +186,9 @@ def main(argv=None) -> int:
                 while sets and not done:
                     color, depth, info = sets.pop(0)
                     stats["synchronized"] += 1
+                    if (stats["synchronized"] - 1) % args.every:
+                        stats["skipped"] += 1
+                        continue
                     try:
                         fr = processor.process(color, depth, info)
                     except FrameError as exc:
@@ -183,6 +201,8 @@ def main(argv=None) -> int:
                     out.write(markers_topic, bagio.MARKERS_TYPE, s, fr.markers)
                     stats["written"] += 1
                     stats["hands"] += len(fr.poses.hands)
+                    if args.score:
+                        predictions[s] = fr.poses
                     pbar.set_postfix(hands=len(fr.poses.hands))
                     if csv_w:
                         stamp = f"{color.header.stamp.sec}.{color.header.stamp.nanosec:09d}"
@@ -200,9 +220,22 @@ def main(argv=None) -> int:
         pbar.close()
         if csv_fh:
             csv_fh.close()
-    print(f"{stats['synchronized']} synchronized frames, {stats['written']} HandPoseArray written "
-          f"({stats['hands']} hands), {stats['bad']} bad; {args.output}: {poses_topic}, {markers_topic}"
-          + (f"; joints in {args.csv}" if args.csv else ""))
+    print(f"{stats['synchronized']} synchronized frames"
+          + (f" ({stats['skipped']} skipped: --every {args.every})" if args.every > 1 else "")
+          + f", {stats['written']} HandPoseArray written ({stats['hands']} hands), {stats['bad']} bad; "
+          f"{args.output}: {poses_topic}, {markers_topic}" + (f"; joints in {args.csv}" if args.csv else ""))
+    if args.score:
+        from kpfusion_ros.tools.demo import score
+
+        gt = {}
+        for _, typ, _, raw in bagio.read_messages(args.input, [args.gt_topic]):
+            m = bagio.deserialize(raw, typ)
+            gt[bagio.stamp_ns(m.header.stamp)] = m
+        r = score(gt, predictions)
+        mp = "n/a" if r["mpjpe_mm"] is None else f"{r['mpjpe_mm']:.1f} mm mean, {r['mpjpe_mm_median']:.1f} mm median"
+        print(f"score: MPJPE {mp} over {r['matched_hands']}/{r['gt_hands']} ground-truth hands found "
+              f"(same stamp, centres within {r['match_centre_mm']:.0f} mm); {r['false_positives']} false hands; "
+              f"{r['scored_frames']} frames scored")
     return 0
 
 
