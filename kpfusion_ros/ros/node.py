@@ -471,6 +471,12 @@ def main(argv=None) -> int:
         executor.spin()
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
+    except Exception:
+        # SIGINT/SIGTERM make rclpy shut the context down from its signal handler; when that lands
+        # between the executor's own check and its next wait, rclpy raises RCLError ("the given
+        # context is not valid") instead of ExternalShutdownException. That is a normal shutdown.
+        if rclpy.ok():
+            raise
     finally:
         node._stop_inputs()
         executor.shutdown()
