@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -159,13 +159,23 @@ class HandPosePipeline:
         self.crop_cfg = CropConfig(crop_size=int(getattr(model_cfg, "crop_size", 128)),
                                    num_points=int(getattr(model_cfg, "num_points", 1024)),
                                    cube_mm=(cfg.cube_mm,) * 3, bgr=bgr)
-        loc = cfg.localizer
-        loc = type(loc)(**{**loc.__dict__, "min_range_mm": cfg.min_range_m * 1000.0,
-                           "max_range_mm": cfg.max_range_m * 1000.0, "max_hands": cfg.max_hands})
-        self.localizer = HandLocalizer(loc)
+        self.localizer = HandLocalizer(self._localizer_config(cfg))
         self.tracker = HandTracker(cfg.tracker)
         self.generator = torch.Generator(device="cpu")
         self._stage_ms: dict = {}
+
+    @staticmethod
+    def _localizer_config(cfg: PipelineConfig) -> LocalizerConfig:
+        """``cfg.localizer`` with the working volume (m → mm) and ``max_hands`` of ``cfg``."""
+        return replace(cfg.localizer, min_range_mm=cfg.min_range_m * 1000.0, max_range_mm=cfg.max_range_m * 1000.0,
+                       max_hands=cfg.max_hands)
+
+    def apply_config(self, cfg: PipelineConfig) -> None:
+        """Take new settings between frames (the node's run-time parameters): localiser, tracker and
+        per-frame options. The model, device and crop settings stay those of the constructor."""
+        self.cfg = cfg
+        self.localizer.config = self._localizer_config(cfg)
+        self.tracker.config = cfg.tracker
 
     # -- the network on a batch of centres -------------------------------------------------------
     @torch.inference_mode()

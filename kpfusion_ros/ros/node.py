@@ -152,13 +152,7 @@ class KPFusionNode(LifecycleNode):
         if p is None:
             return
         with self._pipeline_lock:
-            p.cfg = self._pipeline_config()
-            p.tracker.config = replace(p.tracker.config, gate_speed_mm_s=self.cfg.max_hand_speed * 1000.0)
-            loc = p.localizer.config if hasattr(p.localizer, "config") else None
-            if loc is not None:
-                p.localizer.config = replace(loc, min_range_mm=self.cfg.min_range * 1000.0,
-                                             max_range_mm=self.cfg.max_range * 1000.0, max_hands=self.cfg.max_hands,
-                                             min_score=self.cfg.min_hand_score)
+            p.apply_config(self._pipeline_config())
 
     def _pipeline_config(self) -> PipelineConfig:
         return pipeline_config(self.cfg)

@@ -17,14 +17,7 @@ import csv
 import sys
 from pathlib import Path
 
-from kpfusion_ros.node_config import NodeConfig
-
-
-def pipeline_config(cfg: NodeConfig):
-    """PipelineConfig from the node's parameters (the same mapping the node uses)."""
-    from kpfusion_ros.node_config import pipeline_config as mapping
-
-    return mapping(cfg)
+from kpfusion_ros.node_config import NodeConfig, pipeline_config
 
 
 def processing_options(cfg: NodeConfig):

@@ -54,11 +54,6 @@ def poses_arrays(msg) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-def _centre(joints: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(joints).all(axis=1)
-    return joints[ok].mean(axis=0) if ok.any() else np.full(3, np.nan)
-
-
 def match_hands(gt: list, pred: list, max_centre_m: float = MATCH_M) -> list[tuple[int, int, float]]:
     """Greedy one-to-one matching of ground-truth to predicted hands by joint-mean (centre) distance.
 
@@ -66,11 +61,13 @@ def match_hands(gt: list, pred: list, max_centre_m: float = MATCH_M) -> list[tup
     and the prediction a *false positive* (the evaluation's real-use protocol uses the same
     80 mm gate, kpfusion_ros.evaluation). Returns [(gt index, pred index, centre distance m)].
     """
+    from kpfusion_ros.localization import refine_center  # joint mean, non-finite joints ignored
+
     pairs = []
     for gi, g in enumerate(gt):
-        cg = _centre(g[1])
+        cg = refine_center(g[1])
         for pi, p in enumerate(pred):
-            d = float(np.linalg.norm(cg - _centre(p[1])))
+            d = float(np.linalg.norm(cg - refine_center(p[1])))
             if np.isfinite(d) and d <= max_centre_m:
                 pairs.append((d, gi, pi))
     pairs.sort()

@@ -39,6 +39,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> int:
+    """SIGTERM (a clean shutdown, as Ctrl-C in `ros2 run`), SIGKILL after ``timeout`` s; the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def node_executable() -> Path:
     import kpfusion_ros
 
@@ -197,13 +209,7 @@ class Harness:
             self.node.destroy_node()
             rclpy.shutdown(context=self.ctx)
         finally:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            stop_process(self.proc)
             if self._log is not subprocess.DEVNULL:
                 self._log.close()
         return self.proc.returncode

@@ -17,13 +17,8 @@ import re
 import subprocess
 import threading
 import time
-from pathlib import Path
 
-
-def node_executable() -> Path:
-    import kpfusion_ros
-
-    return Path(kpfusion_ros.__file__).resolve().parents[4] / "lib" / "kpfusion_ros" / "kpfusion_node"
+from kpfusion_ros.tools.soak import node_executable, stop_process  # the installed executable; SIGTERM, then kill
 
 
 class NodeProc:
@@ -72,13 +67,7 @@ class NodeProc:
         return bool(rx.search(self.log(since)))
 
     def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._reader.join(timeout=5)
         return self.log()
 
