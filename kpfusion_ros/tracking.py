@@ -20,7 +20,8 @@ Rules (all in :class:`TrackerConfig`):
   × the time since the track's last detection, at most ``max_gate_mm`` (a node that
   drops frames sees the hand move further between the frames it processes: on the demo
   recording, processing every 4th frame, a fixed 80 mm gate found 13 of 34 hands, this
-  one 19–21);
+  one 21: ``kpfusion-bag data/demo/kpfusion_demo OUT --every 4 --score``, with and without
+  ``--param max_hand_speed=0``);
 * a matched track moves to the detection centre plus the offset last learnt between
   the pose centre (joint mean) and the detection centre (``use_pose_offset``), so the
   crop follows the motion *and* stays on the joint mean the network was trained with
