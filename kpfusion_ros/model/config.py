@@ -24,7 +24,7 @@ Quirk switches (reference §7), all ``True`` in ``official``:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 ARCHS = ("kpfusion", "depth_only", "rgb_only", "dense_fusion")
