@@ -370,13 +370,16 @@ def test_4k_over_dds_with_reliable_inputs(ros_domain):
     """4K sets (24.9 MB rgb8 + 16.6 MB 16UC1) through the node over real DDS, every set received.
 
     With the default best-effort subscriptions most 4K colour images were lost on the way on our
-    machines (1 of 10 arrived; 640x480 and 1280x720 arrive); with ``qos_reliability:=reliable`` the
-    lost fragments are re-sent and every set arrives (docs/robustness.md). Timings are printed.
+    machines (1 of 10 arrived; 640x480 and 1280x720 arrive); with reliable subscriptions (the
+    ``qos_overrides.<topic>.subscription.reliability:=reliable`` overrides) the lost fragments are
+    re-sent and every set arrives (docs/robustness.md). Timings are printed.
     """
     from kpfusion_ros.tools.soak import Harness, render_frames
 
     frames = render_frames(2, 3840, 2160)
-    hs = Harness(model="random:lite", params=("qos_reliability:=reliable",), domain=ros_domain)
+    reliable = tuple(f"qos_overrides.{t}.subscription.reliability:=reliable" for t in ("/cam/color", "/cam/depth",
+                                                                                       "/cam/info"))
+    hs = Harness(model="random:lite", params=reliable, domain=ros_domain)
     try:
         hs.wait_ready()
         hs.stream(frames, 1.0, 6.0)

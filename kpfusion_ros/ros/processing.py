@@ -71,6 +71,10 @@ class FrameProcessor:
             self.warn("old_stamps", f"frames are stamped {(now_ns - ns) / 1e9:.0f} s in the past of the node's "
                       "clock (clock not synchronized, or replay without use_sim_time?)")
 
+    def clear_markers(self):
+        """A MarkerArray that deletes every hand's markers (in the last frame's header), and forget them."""
+        return self.markers.clear(self.last_header)
+
     def process(self, color, depth, info, now_ns: Optional[int] = None) -> ProcessedFrame:
         o = self.options
         issues = []
