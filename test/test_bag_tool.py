@@ -9,6 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from conftest import ros_available
+
+pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the ROS 2 messages (the colcon install): run `make test`")
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "kpfusion_lite.pt"

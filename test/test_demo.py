@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import ros_available
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "kpfusion_lite.pt"
 MODEL = str(SHIPPED) if SHIPPED.is_file() else "random:lite"
+needs_ros = pytest.mark.skipif(not ros_available(), reason="needs the ROS 2 messages (the colcon install): run `make test`")
 
 
 def _make(out: Path, frames: int = 6, w: int = 160, h: int = 120, seed: int = 3):
@@ -22,6 +25,7 @@ def _make(out: Path, frames: int = 6, w: int = 160, h: int = 120, seed: int = 3)
     return make_bag(out, seed=seed, frames=frames, width=w, height=h, progress=False)
 
 
+@needs_ros
 def test_demo_bag_generation_is_deterministic(tmp_path):
     from kpfusion_ros.ros import bagio
 
@@ -51,6 +55,7 @@ def test_demo_bag_generation_is_deterministic(tmp_path):
     assert b"MSG: std_msgs/Header" in (a / "bag.mcap").read_bytes()
 
 
+@needs_ros
 def test_score_matches_hands_by_centre_within_80mm():
     from kpfusion_ros.msg import HandPose, HandPoseArray
     from geometry_msgs.msg import Point

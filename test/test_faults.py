@@ -142,8 +142,8 @@ def test_invalid_parameter_values_are_rejected_with_a_reason(rig, name, value, r
     rig.send(good_frame())
 
 
-@pytest.mark.parametrize("name,value", [("model_path", "random:official"), ("color_topic", "/other"),
-                                        ("device", "cpu"), ("queue_size", 3)])
+@pytest.mark.parametrize("name,value", [("model_path", "random:official"), ("device", "cpu"), ("queue_size", 3),
+                                        ("qos_overrides./cam/color.subscription.reliability", "reliable")])
 def test_read_only_parameters_are_rejected(rig, name, value):
     (r,) = _set(rig, **{name: value})
     assert not r.successful

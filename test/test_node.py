@@ -54,8 +54,12 @@ def rig():
 
 
 def _mpjpe_m(pose_msg, joints_mm):
+    """Mean joint error of a published HandPose (public order) against rendered joints (network order)."""
+    from kpfusion_ros.joints import reorder
+
     pred = np.array([[p.x, p.y, p.z] for p in pose_msg.joints])
-    return float(np.nanmean(np.linalg.norm(pred - joints_mm / 1000.0, axis=1)))
+    gt = reorder(np.asarray(joints_mm, dtype=np.float64), "network", "public") / 1000.0
+    return float(np.nanmean(np.linalg.norm(pred - gt, axis=1)))
 
 
 @pytest.mark.parametrize("reliability,depth_encoding", [("reliable", "16UC1"), ("best_effort", "32FC1"),

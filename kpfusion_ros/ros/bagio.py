@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from kpfusion_ros.node_config import NodeConfig
+from kpfusion_ros import node_config as _nc
 
-_D = NodeConfig()
-COLOR_TOPIC = _D.color_topic
-DEPTH_TOPIC = _D.depth_topic
-INFO_TOPIC = _D.camera_info_topic
+# the realsense-ros topics the launch files remap the node's inputs to
+COLOR_TOPIC = _nc.realsense_topic(_nc.COLOR_TOPIC)
+DEPTH_TOPIC = _nc.realsense_topic(_nc.DEPTH_TOPIC)
+INFO_TOPIC = _nc.realsense_topic(_nc.CAMERA_INFO_TOPIC)
 DEPTH_INFO_TOPIC = "/camera/camera/aligned_depth_to_color/camera_info"
 GT_TOPIC = "/ground_truth/hand_poses"
 OPTICAL_FRAME = "camera_color_optical_frame"

@@ -382,8 +382,8 @@ def _run(args, bag: Path, topics: dict, has_gt: bool, n_color: int, model_note: 
     spin.start()
 
     cmd = [sys.executable, str(node_executable()), "--ros-args", "-r", f"__node:={NODE_NAME}",
-           "-p", "use_sim_time:=true", "-p", f"color_topic:={args.color_topic}",
-           "-p", f"depth_topic:={args.depth_topic}", "-p", f"camera_info_topic:={args.info_topic}",
+           "-p", "use_sim_time:=true", "-r", f"color/image_raw:={args.color_topic}",
+           "-r", f"depth/image_raw:={args.depth_topic}", "-r", f"color/camera_info:={args.info_topic}",
            "-p", f"device:={args.device}"]
     if args.model:
         cmd += ["-p", f"model_path:={args.model}"]

@@ -5,8 +5,9 @@ registered to color, both camera_infos (plumb_bob), all in
 ``camera_color_optical_frame``; one hand and then two move, one grasps and carries
 an object, one passes next to the image border. The ground-truth joints are on a
 topic of their own (``/ground_truth/hand_poses``, kpfusion_ros/HandPoseArray in
-metres, optical frame; joint_confidence 1 = visible, 0 = occluded or outside the
-image; id 0 = the right hand, 1 = the left one). Stamps are
+metres, optical frame, in the message's (public) joint order as the node's output;
+joint_confidence 1 = visible, 0 = occluded or outside the image; id 0 = the right
+hand, 1 = the left one). Stamps are
 ``--start-stamp + i / fps`` (no wall clock anywhere), so the same arguments give
 identical bytes::
 
@@ -52,18 +53,19 @@ def frame_messages(frame, header):
 
 
 def ground_truth_msg(frame, header, min_visible: int = 0):
-    """HandPoseArray of the frame's true joints (metres), projected pixels and visibility."""
+    """HandPoseArray of the frame's true joints (metres), projected pixels and visibility (public order)."""
     from geometry_msgs.msg import Point
     from sensor_msgs.msg import RegionOfInterest
 
+    from kpfusion_ros.joints import reorder
     from kpfusion_ros.msg import HandPose, HandPoseArray
 
     h, w = frame.color.shape[:2]
     fx, fy, cx, cy = (float(v) for v in frame.cam)
     arr = HandPoseArray(header=header)
     for k in range(len(frame.joints_mm)):
-        j = np.asarray(frame.joints_mm[k], dtype=np.float64) / 1000.0
-        vis = np.asarray(frame.visible[k], dtype=bool)
+        j = reorder(np.asarray(frame.joints_mm[k], dtype=np.float64) / 1000.0, "network", "public")
+        vis = reorder(np.asarray(frame.visible[k], dtype=bool), "network", "public", axis=-1)
         if vis.sum() < min_visible:
             continue
         hp = HandPose()

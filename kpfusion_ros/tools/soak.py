@@ -125,8 +125,8 @@ class Harness:
 
         self.domain = domain if domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "42"))
         env = dict(os.environ, ROS_DOMAIN_ID=str(self.domain), PYTHONUNBUFFERED="1")
-        args = [str(node_executable()), "--ros-args", "-p", "color_topic:=/cam/color", "-p", "depth_topic:=/cam/depth",
-                "-p", "camera_info_topic:=/cam/info", "-p", f"model_path:={model}", "-p", "device:=cpu",
+        args = [str(node_executable()), "--ros-args", "-r", "color/image_raw:=/cam/color", "-r", "depth/image_raw:=/cam/depth",
+                "-r", "color/camera_info:=/cam/info", "-p", f"model_path:={model}", "-p", "device:=cpu",
                 "-p", "diagnostics_period:=1.0", "-p", "publish_tf:=false"]
         for p in params:
             args += ["-p", p]

@@ -24,11 +24,12 @@ from kpfusion_ros.tools.soak import node_executable, stop_process  # the install
 class NodeProc:
     """The node executable as a subprocess, with its output collected line by line.
 
-    ``params`` are ``name:=value`` strings; they override the defaults here of the same name.
+    ``params`` are ``name:=value`` strings; they override the defaults here of the same name. The
+    node's inputs are remapped onto the rig's topics (:data:`REMAPS`).
     """
 
-    DEFAULTS = {"color_topic": "/cam/color", "depth_topic": "/cam/depth", "camera_info_topic": "/cam/info",
-                "diagnostics_period": "0.25"}
+    DEFAULTS = {"diagnostics_period": "0.25"}
+    REMAPS = {"color/image_raw": "/cam/color", "depth/image_raw": "/cam/depth", "color/camera_info": "/cam/info"}
 
     def __init__(self, domain: int, *params: str, model: str = "random:lite", device: str = "cpu"):
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
@@ -36,6 +37,8 @@ class NodeProc:
         values = dict(self.DEFAULTS, model_path=model, device=device)
         values.update(p.split(":=", 1) for p in params)
         args = [str(node_executable()), "--ros-args"]
+        for name, value in self.REMAPS.items():
+            args += ["-r", f"{name}:={value}"]
         for name, value in values.items():
             args += ["-p", f"{name}:={value}"]
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ...joints import FINGER_CHAINS, NUM_JOINTS
+from ...joints import NETWORK_FINGER_CHAINS, NUM_JOINTS
 
 LONG_FINGERS: tuple[str, ...] = ("index", "middle", "ring", "pinky")
 
@@ -239,7 +239,7 @@ def forward_kinematics(shape: HandShape, pose: np.ndarray) -> tuple[np.ndarray, 
     mcps = {}
     for i, f in enumerate(LONG_FINGERS):
         mcp_f, abd, pip, dip = pose[4 * i: 4 * i + 4]
-        chain = FINGER_CHAINS[f]
+        chain = NETWORK_FINGER_CHAINS[f]
         base = np.array(_MCP[f]) * s * np.array([shape.width, 1.0, 1.0])
         base[2] += _CUP_Z[f] * cup * s
         mcps[f] = base
@@ -252,7 +252,7 @@ def forward_kinematics(shape: HandShape, pose: np.ndarray) -> tuple[np.ndarray, 
         F = F @ rot_x(dip)
         J[chain[3]] = J[chain[2]] + F[:, 1] * L[2]
     cmc_flex, cmc_abd, t_mcp, t_ip = pose[16:20]
-    chain = FINGER_CHAINS["thumb"]
+    chain = NETWORK_FINGER_CHAINS["thumb"]
     L = shape.lengths["thumb"]
     F = frame_from(_THUMB_DIR, _THUMB_FLEX) @ rot_z(-cmc_abd) @ rot_x(cmc_flex)
     J[chain[0]] = np.array(_THUMB_CMC) * s
@@ -290,8 +290,8 @@ def hand_geometry(shape: HandShape, joints: np.ndarray, mcps: dict) -> HandGeome
     def cap(a, b, r, part=PART_SKIN):
         A.append(np.asarray(a, float)); B.append(np.asarray(b, float)); R.append(float(r)); P.append(part)
 
-    for f in FINGER_CHAINS:
-        c = FINGER_CHAINS[f]
+    for f in NETWORK_FINGER_CHAINS:
+        c = NETWORK_FINGER_CHAINS[f]
         r = shape.radii[f]
         cap(joints[c[0]], joints[c[1]], r[0])
         cap(joints[c[1]], joints[c[2]], r[1])
@@ -306,8 +306,8 @@ def hand_geometry(shape: HandShape, joints: np.ndarray, mcps: dict) -> HandGeome
         cap(start, m, rp * (0.9 if f == "pinky" else 1.0))
     cap(mcps["index"], mcps["pinky"], 9.5 * s * w)
     cap(np.array([-19.0, 6.0, 0.0]) * s * mirror, np.array([17.0, 6.0, 0.0]) * s * mirror, 14.5 * s * w)
-    cmc = joints[FINGER_CHAINS["thumb"][0]]
-    tmcp = joints[FINGER_CHAINS["thumb"][1]]
+    cmc = joints[NETWORK_FINGER_CHAINS["thumb"][0]]
+    tmcp = joints[NETWORK_FINGER_CHAINS["thumb"][1]]
     cap(np.array([6.0, 18.0, 3.0]) * s * mirror, 0.5 * (cmc + tmcp), 12.5 * s * w)
     # Forearm: two parallel capsules (a flattened wrist), sleeve optional.
     part = PART_SLEEVE if shape.sleeve is not None else PART_SKIN
