@@ -21,7 +21,7 @@ import fphab_fixture as fx  # noqa: E402
 
 from kpfusion_ros.evaluation.metrics import auroc, pck  # noqa: E402
 from kpfusion_ros.evaluation.real_frames import (  # noqa: E402
-    RealEvalConfig, evaluate_real, hand_size, jitter_mm, mean_training_pose, pose_metrics)
+    RealEvalConfig, evaluate_real, hand_size, jitter_mm, label_depth_offsets, mean_training_pose, pose_metrics)
 
 SEQ = "Subject_1/put_salt/1"
 STEP = (3.0, 0.0, 4.0)  # the fixture hand moves 5 mm per frame
@@ -62,6 +62,18 @@ def test_pck_auroc_hand_size_jitter():
     seq = np.stack([j + k * np.array([3.0, 0.0, 4.0]) for k in range(4)] + [j])
     out = jitter_mm(seq, ["a", "a", "a", "a", "b"], [0, 1, 2, 4, 5])  # pairs (0,1), (1,2) only
     assert out["pairs"] == 2 and out["mean"] == pytest.approx(5.0)
+
+
+def test_label_depth_offsets():
+    depth = np.full((40, 60), 500.0)
+    depth[:, :5] = 0  # no depth on the left
+    j = np.zeros((1, 21, 3))
+    j[0, :, 2] = 512.0  # every joint on the principal ray, 12 mm behind the surface ...
+    j[0, 1] = (-143.36, 0.0, 512.0)  # ... but one lands on a pixel without depth (u = 2)
+    j[0, 2] = (0.0, 900.0, 512.0)  # ... and one outside the image
+    dz = label_depth_offsets(j, depth, (100.0, 100.0, 30.0, 20.0))
+    assert np.isnan(dz[0, 1]) and np.isnan(dz[0, 2])
+    np.testing.assert_allclose(np.delete(dz[0], [1, 2]), 12.0)
 
 
 def test_mean_training_pose_is_the_training_labels_mean():
@@ -131,6 +143,9 @@ def test_evaluate_real_structure_and_checkable_numbers(real_root):
     assert g["jitter_mm"]["labels"]["mean"] == pytest.approx(5.0, abs=0.02)  # rotation of the rig: still rigid
     assert g["jitter_mm"]["labels_centre_relative"]["mean"] == pytest.approx(0.0, abs=0.02)
     assert g["network"]["mpjpe_mm"] > 0 and 0 <= g["network"]["pck_40mm"] <= 1
+    # the fixture's joints are centres of 10 mm spheres: the surface is ~10 mm in front of them
+    assert res["labels_vs_depth"]["median_dz_mm"] == pytest.approx(10.0, abs=1.5)
+    assert res["labels_vs_depth"]["fraction_in_front_of_surface"] == 0.0
 
     n = res["node"]
     assert n["labelled_hands"] == 5 and 0 <= n["found"] <= 5

@@ -236,6 +236,7 @@ def test_reader_layout_order_and_frame_contents(tiny_root):
     # selection by sequence or prefix
     assert FPHAB(tiny_root, sequences=["Subject_2"], calibration=fx.TINY).sequences == ["Subject_2/put_salt/1"]
     assert FPHAB(tiny_root, sequences=[SEQ + "/"], calibration=fx.TINY).sequences == [SEQ]
+    assert FPHAB(tiny_root, sequences="Subject_2", calibration=fx.TINY).sequences == ["Subject_2/put_salt/1"]
     assert len(FPHAB(tiny_root, sequences=["Subject_1"], calibration=fx.TINY)) == 3  # not Subject_10
 
 

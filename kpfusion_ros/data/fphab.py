@@ -362,7 +362,10 @@ class FPHAB(_SampleList):
                                     f"(expected {VIDEO_DIR}/Subject_N/<action>/<seq>/{{color,depth}}/)")
         available = _discover(self.ann_root)
         selectors = None
+        if isinstance(sequences, (str, os.PathLike)):
+            sequences = [str(sequences)]
         if sequences is not None:
+            sequences = [str(s) for s in sequences]
             selectors = [[p for p in str(s).strip().strip("/").replace("\\", "/").split("/") if p]
                          for s in sequences]
             for s, raw in zip(selectors, sequences):

@@ -21,9 +21,10 @@ Two protocols over the reader's frames, in sequence order:
   accuracy (``HandEstimate.handedness`` against the label's side), confidence AUROC of true vs
   false detections.
 
-:func:`localizer_candidates` lists, per frame, every candidate of the node's localiser (no score
-threshold, no cap) with its score and its distance to the labelled hand, and
-:func:`summarize_candidates` says where the hand ranks. All lengths in mm, camera frame.
+:func:`label_depth_offsets` checks the labels against the depth (``labels_vs_depth``: how far behind
+the observed surface each joint lies). :func:`localizer_candidates` lists, per frame, every candidate
+of the node's localiser (no score threshold, no cap) with its score and its distance to the labelled
+hand, and :func:`summarize_candidates` says where the hand ranks. All lengths in mm, camera frame.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from ..hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
 from .metrics import auroc, pck, summarize
 
 __all__ = ["RealEvalConfig", "mean_training_pose", "pose_metrics", "hand_size", "jitter_mm", "frame_order",
-           "evaluate_real", "localizer_candidates", "summarize_candidates", "markdown_table", "PCK_THRESHOLDS_MM",
-           "MATCH_MM", "MEAN_POSE_FRAMES"]
+           "evaluate_real", "localizer_candidates", "label_depth_offsets", "summarize_candidates", "markdown_table",
+           "PCK_THRESHOLDS_MM", "MATCH_MM", "MEAN_POSE_FRAMES"]
 
 #: A detection within this distance (crop centre ↔ GT joint mean, mm) is the labelled hand (issue #12).
 MATCH_MM = 80.0
@@ -219,6 +220,36 @@ def _labelled(frame) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return j[ok], j[ok].mean(1), [frame.handedness[k] for k in np.flatnonzero(ok)]
 
 
+def label_depth_offsets(joints_mm: np.ndarray, depth_mm: np.ndarray, cam) -> np.ndarray:
+    """K×21 ``z_label − z_depth`` (mm) at each joint's nearest pixel; NaN where the pixel has no depth or
+    lies outside the image. Positive: the observed surface is in front of the joint (a joint centre
+    lies inside the hand, so a few mm to ~20 mm is expected; more where something hides the joint)."""
+    j = np.asarray(joints_mm, dtype=np.float64).reshape(-1, 21, 3)
+    fx, fy, cx, cy = (float(v) for v in np.asarray(cam, dtype=np.float64).reshape(-1)[:4])
+    H, W = depth_mm.shape[:2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.rint(j[..., 0] * fx / j[..., 2] + cx)
+        v = np.rint(j[..., 1] * fy / j[..., 2] + cy)
+    inside = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u < W) & (v >= 0) & (v < H) & (j[..., 2] > 0)
+    z = np.zeros(u.shape)
+    z[inside] = np.asarray(depth_mm, dtype=np.float64)[v[inside].astype(int), u[inside].astype(int)]
+    return np.where(inside & (z > 0), j[..., 2] - z, np.nan)
+
+
+def _label_depth_result(dz: list) -> dict:
+    d = np.asarray(dz, dtype=np.float64).reshape(-1, 21)
+    ok = np.isfinite(d)
+    if not ok.any():
+        return {"joints_with_depth": 0}
+    with np.errstate(all="ignore"):
+        per = np.nanmedian(np.where(ok, d, np.nan), axis=0)
+    return {"joints_with_depth": int(ok.sum()), "joints": int(d.size), "median_dz_mm": float(np.median(d[ok])),
+            "median_abs_dz_mm": float(np.median(np.abs(d[ok]))),
+            "fraction_in_front_of_surface": float((d[ok] < 0).mean()),
+            "per_joint_median_dz_mm": {n: (float(x) if np.isfinite(x) else float("nan"))
+                                       for n, x in zip(network_joint_names(), per)}}
+
+
 # ---------------------------------------------------------------------------------------------
 # the evaluation
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +336,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
     nd = {"found": 0, "hands": 0, "elsewhere": 0, "centre_err": [], "mean_err": [], "pred": [], "gt": [],
           "true_conf": [], "false_conf": [], "handedness": [], "label_side": [], "false": []}
     per_frame_cands: list[dict] = []
+    label_dz: list = []
     it = todo
     if progress:
         from tqdm import tqdm
@@ -315,6 +347,8 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         gt_j, gt_c, sides = _labelled(frame)
         depth = np.asarray(frame.depth, dtype=np.float32)
         fno = _frame_number(reader, i, frame)
+        if len(gt_j):
+            label_dz.append(label_depth_offsets(gt_j, depth, frame.cam))
         if "gt_crops" in cfg.protocols and len(gt_j):
             joints_m, _, _, overall, _ = crops.estimate(frame.color, depth, frame.cam, gt_c)
             for k in range(len(gt_j)):
@@ -358,7 +392,8 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         last_seq = seq
 
     out: dict = {"frames": len(todo), "sequences": len({s for s, _ in todo}), "model": node.model_description,
-                 "untrained_model": bool(node.untrained), "match_mm": cfg.match_mm}
+                 "untrained_model": bool(node.untrained), "match_mm": cfg.match_mm,
+                 "labels_vs_depth": _label_depth_result(label_dz)}
     if "gt_crops" in cfg.protocols:
         out["gt_crops"] = _gt_crops_result(gc, mean_pose, cfg)
     if "node" in cfg.protocols:
@@ -429,6 +464,11 @@ def _f(x, nd: int = 1) -> str:
 def markdown_table(res: dict) -> str:
     """The headline numbers of :func:`evaluate_real` as Markdown."""
     lines = []
+    ld = res.get("labels_vs_depth", {})
+    if ld.get("joints_with_depth"):
+        lines += [f"Labels vs depth: the observed surface lies a median {_f(ld['median_dz_mm'])} mm in front of the "
+                  f"labelled joints at their pixels ({ld['joints_with_depth']}/{ld['joints']} joints with depth, "
+                  f"{_f(100 * ld['fraction_in_front_of_surface'])} % of them in front of the surface).", ""]
     if "gt_crops" in res:
         g = res["gt_crops"]
         pk = [k for k in g["network"] if k.startswith("pck_")]
