@@ -165,6 +165,15 @@ def read_messages(path: Path | str, topics: Optional[Iterable[str]] = None) -> I
             yield c.topic, c.msgtype, t, raw
 
 
+def read_stamped(path: Path | str, topic: str) -> dict:
+    """{header stamp ns: message} of a topic whose messages have a header (e.g. HandPoseArray)."""
+    out = {}
+    for _, typ, _, raw in read_messages(path, [topic]):
+        m = deserialize(raw, typ)
+        out[stamp_ns(m.header.stamp)] = m
+    return out
+
+
 class BagWriter:
     """rosbag2 MCAP writer (zstd chunk compression) taking raw CDR bytes or rclpy messages."""
 
