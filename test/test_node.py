@@ -25,12 +25,10 @@ MPJPE_TOLERANCE_M = 0.040
 
 
 def _frames(num_hands=1, n=4, seed=11):
-    from kpfusion_ros.data.synthetic import render_frame
-    from kpfusion_ros.data.synthetic.presets import clean_scene_config
+    from kpfusion_ros.data.synthetic.presets import clean_frames
 
     # uncluttered scenes: these tests are about the node; the localiser has its own tests
-    cfg = clean_scene_config(320, 240, num_hands)
-    return [render_frame(seed, i, cfg) for i in range(n)]
+    return clean_frames(num_hands, 320, 240, n=n, seed=seed)
 
 
 @pytest.fixture(scope="module")

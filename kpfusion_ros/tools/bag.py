@@ -88,10 +88,8 @@ def main(argv=None) -> int:
     if not (args.input / "metadata.yaml").is_file():
         print(f"error: {args.input} is not a rosbag2 directory (no metadata.yaml)", file=sys.stderr)
         return 2
-    wanted = {args.color_topic: (bagio.IMAGE_TYPE, "--color-topic"), args.depth_topic: (bagio.IMAGE_TYPE, "--depth-topic"),
-              args.info_topic: (bagio.INFO_TYPE, "--info-topic")}
     try:
-        topics = bagio.check_topics(args.input, wanted)
+        topics = bagio.check_camera_topics(args.input, args.color_topic, args.depth_topic, args.info_topic)
     except bagio.TopicError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

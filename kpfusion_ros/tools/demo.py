@@ -68,10 +68,8 @@ def main(argv=None) -> int:
         print(f"error: no rosbag2 recording at {bag} (metadata.yaml missing). Give one with --bag, or make the demo "
               f"recording: kpfusion-make-demo-bag --out {DEFAULT_BAG}", file=sys.stderr)
         return 2
-    wanted = {args.color_topic: (bagio.IMAGE_TYPE, "--color-topic"), args.depth_topic: (bagio.IMAGE_TYPE, "--depth-topic"),
-              args.info_topic: (bagio.INFO_TYPE, "--info-topic")}
     try:
-        topics = bagio.check_topics(bag, wanted)
+        topics = bagio.check_camera_topics(bag, args.color_topic, args.depth_topic, args.info_topic)
     except bagio.TopicError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
