@@ -40,7 +40,9 @@ def render(num_hands=1, n=1, seed=11, width=320, height=240, p_edge=0.0):
 def rig():
     if not in_private_netns():
         pytest.fail("DDS tests must run inside the private network namespace: use `make test`")
-    r = start_rig(110 + os.getpid() % 40, "topic_timeout:=1.0", device="cuda")
+    # a domain the ros_domain fixture never hands out (1..200): this node lives through the module, while
+    # tests here start nodes of their own on ros_domain (on one domain they would read each other's /diagnostics)
+    r = start_rig(201 + os.getpid() % 30, "topic_timeout:=1.0", device="cuda")
     try:
         yield r
     finally:
