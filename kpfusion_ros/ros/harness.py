@@ -304,16 +304,21 @@ class Driver:
         """Publish a frame's set; with ``wait``, until its HandPoseArray arrives. Returns the stamp."""
         stamp, color, depth, info = self.messages(frame, **kw)
         end = time.monotonic() + timeout
+        publish = True
         while True:
-            self.publish(color, depth, info, reliability=reliability)
+            if publish:
+                self.publish(color, depth, info, reliability=reliability)
             if not wait:
                 return stamp
-            # Right after (re)discovery a best-effort reader may not have matched the writer yet and the
-            # set is lost; re-sending the same stamps is harmless (the node skips duplicate stamps).
             if self.spin(min(5.0, max(end - time.monotonic(), 0.0)), lambda: stamp in self.poses):
                 return stamp
             if time.monotonic() >= end:
                 raise TimeoutError(f"no HandPoseArray for stamp {stamp} within {timeout:.0f} s")
+            # Right after (re)discovery a best-effort reader may not have matched the writer yet and the
+            # set is lost: send it again (the node skips duplicate stamps). Not when the node's diagnostics
+            # count every color image sent: it has the set and is still working on it (a loaded machine),
+            # and a re-sent one would only add a "duplicate stamp" warning.
+            publish = int(self.diag_values().get("received_color", -1)) < self.sent
 
     def stream(self, frames, rate: float, seconds: float, on_tick=None) -> None:
         """Publish ``frames[k % len(frames)]`` at ``rate`` Hz for ``seconds``, stamped with the wall clock,
