@@ -8,7 +8,8 @@ import os
 import pytest
 
 from conftest import in_private_netns, ros_available
-from test_bad_input import good_frame, render, start_rig, stop_rig
+from kpfusion_ros.ros.harness import start_rig, stop_rig
+from test_bad_input import good_frame, render
 
 pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the colcon install: run `make test`")
 
@@ -22,6 +23,7 @@ def rig():
         yield r
     finally:
         r.log = stop_rig(r)
+        print(r.log[-3000:])
 
 
 def test_camera_driver_restart_resumes(rig):
@@ -166,9 +168,9 @@ def test_parameter_types_at_start_up(ros_domain):
     import re
     import subprocess
 
-    from dds_rig import NodeProc
+    from kpfusion_ros.ros.harness import rig_node
 
-    ok = NodeProc(ros_domain, "max_range:=1", "min_hand_score:=0")
+    ok = rig_node(ros_domain, "max_range:=1", "min_hand_score:=0")
     try:
         assert ok.wait_log(r"subscribed to /cam/color", timeout=60), ok.log()[-3000:]
         assert ok.proc.poll() is None
@@ -176,7 +178,7 @@ def test_parameter_types_at_start_up(ros_domain):
         log = ok.stop()
     assert "Traceback" not in log and "InvalidParameterTypeException" not in log, log[-3000:]
 
-    bad = NodeProc(ros_domain, "max_hands:=two", "max_range:=far")
+    bad = rig_node(ros_domain, "max_hands:=two", "max_range:=far")
     try:
         rc = bad.proc.wait(timeout=90)
     finally:

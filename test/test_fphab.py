@@ -373,22 +373,23 @@ def test_kpfusion_eval_and_train_run_on_fphab(rig_root, tmp_path):
 
     from kpfusion_ros.checkpoint import save_checkpoint
     from kpfusion_ros.model import build_model, preset
-    from kpfusion_ros.tools.evaluate import main as eval_main
-    from kpfusion_ros.tools.train import main as train_main
+    from helpers.cli import run_cli
 
     torch.manual_seed(0)
     cfg = preset("lite", trunk_widths=(8, 8, 16, 16), feature_dim=16, num_points=64, fa_samples=8)
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(str(ckpt), build_model(cfg), cfg, {"source": "test"})
     out = tmp_path / "eval.json"
-    assert eval_main(["--checkpoint", str(ckpt), "--dataset", "fphab", "--data-root", str(rig_root),
-                      "--fphab-sequences", SEQ, "--protocols", "gt_crops", "--json", str(out), "--quiet",
-                      "--batch-frames", "2"]) in (0, None)
+    r = run_cli("kpfusion_ros.tools.evaluate", "--checkpoint", str(ckpt), "--dataset", "fphab", "--data-root",
+                str(rig_root), "--fphab-sequences", SEQ, "--protocols", "gt_crops", "--json", str(out), "--quiet",
+                "--batch-frames", "2")
+    assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["gt_crops"]["final"]["count"] == 2 and res["gt_crops"]["final"]["mpjpe_mm"] > 0
     assert res["gt_crops"]["final_by_hand"]["right"] == pytest.approx(res["gt_crops"]["final"]["mpjpe_mm"])
-    assert train_main(["--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16", "num_points=64",
-                       "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "fphab",
-                       "--data-root", str(rig_root), "--out", str(tmp_path / "run"), "--eval-frames", "0",
-                       "--quiet", "--no-resume"]) in (0, None)
+    r = run_cli("kpfusion_ros.tools.train", "--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16",
+                "num_points=64", "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "fphab",
+                "--data-root", str(rig_root), "--out", str(tmp_path / "run"), "--eval-frames", "0", "--quiet",
+                "--no-resume")
+    assert r.returncode == 0, r.stderr
     assert len((tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()) >= 2

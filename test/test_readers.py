@@ -17,6 +17,7 @@ from kpfusion_ros.data.ho3d import HO3D, HO3D_DEPTH_SCALE_M, decode_depth, encod
 from kpfusion_ros.data.synthetic import HandFrame
 from kpfusion_ros.joints import NUM_JOINTS, order_index
 from kpfusion_ros.preprocessing import crop_hands, labels_from_joints, predictions_to_camera
+from helpers.cli import run_cli
 
 W, H = 64, 48
 CAM = (80.0, 82.0, 31.5, 23.5)
@@ -377,7 +378,6 @@ def test_kpfusion_eval_runs_on_a_dexycb_dataset(dex_json, tmp_path):
     from kpfusion_ros.data.batching import frames_to_batch
     from kpfusion_ros.data.dexycb import DexYCBJson
     from kpfusion_ros.model import build_model, preset
-    from kpfusion_ros.tools.evaluate import main
 
     root, truth = dex_json
     ds = DexYCBJson(root, setup="s0", split="test")
@@ -391,9 +391,10 @@ def test_kpfusion_eval_runs_on_a_dexycb_dataset(dex_json, tmp_path):
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(str(ckpt), build_model(cfg), cfg, {"source": "test"})
     out = tmp_path / "eval.json"
-    rc = main(["--checkpoint", str(ckpt), "--dataset", "dexycb", "--data-root", str(root), "--split", "test",
-               "--protocols", "gt_crops,localizer", "--json", str(out), "--quiet", "--batch-frames", "2"])
-    assert rc in (0, None)
+    res = run_cli("kpfusion_ros.tools.evaluate", "--checkpoint", str(ckpt), "--dataset", "dexycb", "--data-root",
+               str(root), "--split", "test", "--protocols", "gt_crops,localizer", "--json", str(out), "--quiet",
+               "--batch-frames", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
     res = _json.loads(out.read_text())
     assert res["gt_crops"]["final"]["count"] == 2  # two annotated hands; the no-hand frame was skipped
     assert res["gt_crops"]["final"]["mpjpe_mm"] > 0
@@ -404,15 +405,14 @@ def test_kpfusion_train_runs_on_a_dexycb_dataset(dex_json, tmp_path):
     import json as _json
 
     from kpfusion_ros.checkpoint import load_checkpoint
-    from kpfusion_ros.tools.train import main
 
     root, _ = dex_json
     export = tmp_path / "tiny.pt"
-    rc = main(["--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16", "num_points=64",
-               "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "dexycb",
+    res = run_cli("kpfusion_ros.tools.train", "--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16",
+               "num_points=64", "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "dexycb",
                "--data-root", str(root), "--split", "test", "--out", str(tmp_path / "run"), "--eval-frames", "0",
-               "--export", str(export), "--quiet", "--no-resume"])
-    assert rc in (0, None)
+               "--export", str(export), "--quiet", "--no-resume")
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) >= 2  # header + logged steps
     model, cfg, meta = load_checkpoint(str(export))

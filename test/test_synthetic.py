@@ -206,13 +206,15 @@ def test_split_roundtrip(tmp_path):
 
 
 def test_clis(tmp_path):
-    from kpfusion_ros.tools import contact_sheet, make_splits
+    from helpers.cli import run_cli
 
-    assert make_splits.main(["--out", str(tmp_path / "sp"), "--num", "2", "--seed", "1",
-                             "--width", "64", "--height", "48", "--num-hands", "1"]) == 0
+    res = run_cli("kpfusion_ros.tools.make_splits", "--out", str(tmp_path / "sp"), "--num", "2", "--seed", "1",
+                  "--width", "64", "--height", "48", "--num-hands", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
     assert len(SyntheticSplit(tmp_path / "sp")) == 2
-    assert contact_sheet.main(["--out", str(tmp_path / "sheet.png"), "--num", "2", "--seed", "0",
-                               "--width", "64", "--height", "48"]) == 0
+    res = run_cli("kpfusion_ros.tools.contact_sheet", "--out", str(tmp_path / "sheet.png"), "--num", "2", "--seed",
+                  "0", "--width", "64", "--height", "48")
+    assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "sheet.png").stat().st_size > 0
-    with pytest.raises(SystemExit):
-        make_splits.main(["--help"])
+    res = run_cli("kpfusion_ros.tools.make_splits", "--help")
+    assert res.returncode == 0 and "usage:" in res.stdout

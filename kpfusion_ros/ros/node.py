@@ -57,7 +57,7 @@ from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError
 from kpfusion_ros.runtime import keep_freed_buffers
 from kpfusion_ros.ros.conversions import FrameError, StampError
 from kpfusion_ros.ros.diagnostics import NodeDiagnostics
-from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, stamp_ns
+from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, processing_options, stamp_ns
 
 THROTTLE_S = 5.0
 _PARAM_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
@@ -161,10 +161,7 @@ class KPFusionNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _processing_options(self) -> ProcessingOptions:
-        c = self.cfg
-        return ProcessingOptions(use_rectified_intrinsics=c.use_rectified_intrinsics,
-                                 resolution_mismatch=c.resolution_mismatch, max_future_s=c.max_future_s,
-                                 tf_prefix=c.tf_prefix, marker_lifetime=c.marker_lifetime)
+        return processing_options(self.cfg)
 
     def _apply_live_parameters(self) -> None:
         if self.processor is not None:

@@ -11,22 +11,20 @@ conditions worth a warning that do not stop the frame go to ``warn(key, text)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import time
 from typing import Callable, Optional
 
 import numpy as np
 
+from kpfusion_ros.node_config import NodeConfig
 from kpfusion_ros.pipeline import FrameResult, HandPosePipeline
+from kpfusion_ros.ros.bagio import stamp_ns
 from kpfusion_ros.ros.conversions import (StampError, align_depth_to_color, color_to_rgb, depth_to_mm,
                                           intrinsics_from_info)
 from kpfusion_ros.ros.markers import MarkerPublisherState
 from kpfusion_ros.ros.messages import hand_pose_array_msg
 from kpfusion_ros.ros.tf_frames import hand_transforms
-
-
-def stamp_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 @dataclass
@@ -39,13 +37,23 @@ class ProcessedFrame:
     issues: tuple = ()  # keys of the warning conditions this frame had (e.g. "no_depth")
 
 
+_NODE = NodeConfig()  # the one source of the defaults below
+
+
 @dataclass
 class ProcessingOptions:
-    use_rectified_intrinsics: bool = False
-    resolution_mismatch: str = "resize"
-    max_future_s: float = 2.0
-    tf_prefix: str = ""
-    marker_lifetime: float = 0.5
+    """The node parameters that the per-frame work reads (same names and defaults as NodeConfig)."""
+
+    use_rectified_intrinsics: bool = _NODE.use_rectified_intrinsics
+    resolution_mismatch: str = _NODE.resolution_mismatch
+    max_future_s: float = _NODE.max_future_s
+    tf_prefix: str = _NODE.tf_prefix
+    marker_lifetime: float = _NODE.marker_lifetime
+
+
+def processing_options(cfg: NodeConfig) -> ProcessingOptions:
+    """The node's (or ``kpfusion-bag``'s) parameters → the options of its FrameProcessor."""
+    return ProcessingOptions(**{f.name: getattr(cfg, f.name) for f in fields(ProcessingOptions)})
 
 
 class FrameProcessor:
