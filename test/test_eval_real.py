@@ -227,5 +227,6 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     assert "mean training pose at GT centre" in text and "Node defaults end to end" in text
     bad = run_cli("kpfusion_ros.tools.eval_real", "--dataset", "synthetic")
     assert bad.returncode != 0 and "real dataset" in bad.stderr
-    with pytest.raises(SystemExit, match="unknown protocols"):
-        main(["--data-root", str(real_root), "--model", "random:lite", "--protocols", "nope", "--quiet"])
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite", "--protocols",
+                  "nope", "--quiet")
+    assert bad.returncode != 0 and "unknown protocols" in bad.stderr
