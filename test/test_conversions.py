@@ -124,7 +124,7 @@ def test_bridge_safe_copies_only_what_the_bridge_would_misread():
 def test_the_node_gives_the_same_poses_for_padded_big_endian_frames():
     """A 321×240 frame as a camera with 4-byte-aligned rows and big-endian depth sends it: same poses."""
     from cv_bridge import CvBridge
-    from ros_frames import frame_messages
+    from kpfusion_ros.ros.hand_frames import frame_messages
 
     from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
     from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig

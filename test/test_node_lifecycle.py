@@ -72,7 +72,7 @@ class World:
         return until() if until is not None else True
 
     def send(self, frame, stamp_ns: int, reliability: str) -> None:
-        from ros_frames import frame_messages
+        from kpfusion_ros.ros.hand_frames import frame_messages
 
         for pub, msg in zip(self.publishers(reliability), frame_messages(frame, stamp_ns)):
             pub.publish(msg)

@@ -49,15 +49,17 @@ def test_frame_messages_round_trip_through_the_nodes_conversions(frame):
 
 
 def test_ground_truth_msg_has_the_frames_joints_in_metres(frame):
+    from kpfusion_ros.joints import order_index
     from kpfusion_ros.ros.hand_frames import frame_messages, ground_truth_msg
 
     c, _, _ = frame_messages(frame, 5)
+    pub = order_index("network", "public")  # the frame's labels are in the network order, HandPose in the public
     gt = ground_truth_msg(frame, c.header)
     assert len(gt.hands) == 1 and gt.hands[0].id == 0
     h = gt.hands[0]
     j = np.array([[p.x, p.y, p.z] for p in h.joints])
-    np.testing.assert_allclose(j * 1000.0, frame.joints_mm[0], atol=1e-3)
-    np.testing.assert_array_equal(np.asarray(h.joint_confidence) > 0.5, frame.visible[0])
+    np.testing.assert_allclose(j * 1000.0, frame.joints_mm[0][pub], atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(h.joint_confidence) > 0.5, frame.visible[0][pub])
     fx, fy, cx, cy = (float(v) for v in frame.cam)
     np.testing.assert_allclose(h.pixel_u, j[:, 0] * fx / j[:, 2] + cx, rtol=1e-5)
     assert ground_truth_msg(frame, c.header, min_visible=22).hands == []

@@ -32,9 +32,9 @@ def hand_arrays(msg) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
 def match_hands(gt: list, pred: list, max_centre_m: float = MATCH_M) -> list[tuple[int, int, float]]:
     """Ground-truth to predicted hands (:func:`hand_arrays` items) by joint-mean distance:
     [(gt index, pred index, centre distance m)]."""
-    from kpfusion_ros.localization import refine_center  # joint mean, non-finite joints ignored
+    from kpfusion_ros.tracking import joint_mean  # non-finite joints ignored
 
-    return match_centres([refine_center(g[1]) for g in gt], [refine_center(p[1]) for p in pred], max_centre_m)
+    return match_centres([joint_mean(g[1]) for g in gt], [joint_mean(p[1]) for p in pred], max_centre_m)
 
 
 def score(gt_by_stamp: dict, pred_by_stamp: dict, min_visible: int = MIN_VISIBLE,

@@ -440,9 +440,11 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                        "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"])},
         "detections_elsewhere_depth_mm": _stats([d["centre_mm"][2] for d in nd["false"]]),
         "detections_elsewhere_list": nd["false"],
-        "pipeline": {"max_range_m": pipeline_config.max_range_m, "min_range_m": pipeline_config.min_range_m,
+        "pipeline": {"max_range_mm": pipeline_config.localizer.max_range_mm,
+                     "min_range_mm": pipeline_config.localizer.min_range_mm,
                      "min_hand_score": pipeline_config.localizer.min_score,
-                     "refine_iterations": pipeline_config.refine_iterations, "max_hands": pipeline_config.max_hands},
+                     "refine_iterations": pipeline_config.refine_iterations,
+                     "max_hands": pipeline_config.localizer.max_hands},
     }
 
 
