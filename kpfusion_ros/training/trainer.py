@@ -25,7 +25,7 @@ import torch
 
 from ..model import build_model, count_parameters, preset
 from ..preprocessing import CropConfig
-from .data import DataConfig, DatasetCropStream, SyntheticCropStream
+from .data import DataConfig, DatasetCropStream, RenderedCropStream, SyntheticCropStream
 from .losses import LossWeights, compute_losses
 
 
@@ -87,8 +87,12 @@ class Trainer:
         self.crop_cfg = CropConfig(crop_size=self.model_cfg.crop_size, num_points=self.model_cfg.num_points,
                                    cube_mm=(cfg.data.cube_mm,) * 3, bgr=self.model_cfg.rgb_input.startswith("bgr"))
         # dataset: a real-dataset reader (HandFrames); None = synthetic frames rendered on the fly
-        self.stream = (SyntheticCropStream(cfg.data, self.crop_cfg, self.device) if dataset is None
-                       else DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device))
+        if dataset is not None:
+            self.stream = DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device)
+        elif cfg.data.render == "crops":
+            self.stream = RenderedCropStream(cfg.data, self.crop_cfg, self.device)
+        else:
+            self.stream = SyntheticCropStream(cfg.data, self.crop_cfg, self.device)
         self.weights = LossWeights()
         self.step = 0
         self.elapsed = 0.0
@@ -211,6 +215,8 @@ class Trainer:
             self.elapsed = time.time() - t_start
             self.save()
         finally:
+            if hasattr(self.stream, "close"):
+                self.stream.close()
             fcsv.close()
             if bar is not None:
                 bar.close()

@@ -156,6 +156,15 @@ def _stack_prims(rows: list[dict], device, dtype) -> dict[str, PrimTable]:
     return out
 
 
+LIGHT_KEYS = ("dir", "ambient", "diffuse", "specular", "rgb", "falloff", "background")
+
+
+def light_tensors(scenes: list[SceneSpec], device) -> list[torch.Tensor]:
+    """The scenes' lights as the positional arguments of :func:`~.render.shade` after the G-buffer."""
+    return [torch.as_tensor(np.stack([np.asarray(s.background.light[k], dtype=np.float64) for s in scenes]),
+                            dtype=torch.float32, device=device) for k in LIGHT_KEYS]
+
+
 def render_scenes(
     scenes: list[SceneSpec],
     gens: list[torch.Generator],
@@ -177,10 +186,7 @@ def render_scenes(
     prims = _stack_prims(list(rows), device, dtype)
     cam_full = torch.as_tensor(np.stack([s.cam for s in scenes]), dtype=dtype, device=device)
     gb = cast(prims, cam_full, h, w, origin=(u0, v0))
-    L = {k: torch.as_tensor(np.stack([np.asarray(s.background.light[k], dtype=np.float64) for s in scenes]),
-                            dtype=dtype, device=device)
-         for k in ("dir", "ambient", "diffuse", "specular", "rgb", "falloff", "background")}
-    rgb = shade(gb, L["dir"], L["ambient"], L["diffuse"], L["specular"], L["rgb"], L["falloff"], L["background"])
+    rgb = shade(gb, *light_tensors(scenes, device))
     rnd_list = [draw_sensor_noise(g, h, w) for g in gens]
     rnd = {k: torch.stack([r[k] for r in rnd_list]).to(device) for k in rnd_list[0]}
     sp = {k: torch.tensor([s.sensor[k] for s in scenes], dtype=dtype, device=device) for k in scenes[0].sensor}
@@ -214,6 +220,28 @@ def render_scenes(
         seeds=list(seeds or [0] * B), indices=list(indices or range(B)), stamps=list(stamps or [0.0] * B),
         depth_clean=depth_clean,
     )
+
+
+def sensor_finish(scenes: list[SceneSpec], gens: list[torch.Generator], sensor: SensorConfig, width_ref: int):
+    """The sensor model as a ``finish(z, gbuffer, rgb, pitch)`` callable for :func:`.crops.render_hand_crops`.
+
+    Applies each scene's sampled defects (:mod:`.sensor`) on the rendered canvas, noise maps drawn
+    from ``gens`` (one per sample, after the scene). Returns (depth mm float K×S×S, colour uint8 K×S×S×3).
+    """
+    def finish(z, gb, rgb, pitch):
+        K, h, w = z.shape
+        dev = z.device
+        rnd_list = [draw_sensor_noise(g, h, w) for g in gens]
+        rnd = {k: torch.stack([r[k] for r in rnd_list]).to(dev) for k in rnd_list[0]}
+        sp = {k: torch.tensor([sc.sensor[k] for sc in scenes], dtype=torch.float32, device=dev)
+              for k in scenes[0].sensor}
+        if sensor == CLEAN:
+            sp = {k: torch.zeros_like(v) for k, v in sp.items()}
+        sp["dx"], sp["dy"] = sp["dx"].round().long(), sp["dy"].round().long()
+        color = finish_color(rgb, sp, rnd, sensor, width_ref)
+        depth = apply_depth_defects(z, sp, rnd, sensor).to(torch.float32)
+        return depth, color
+    return finish
 
 
 def visibility(joints, jr, valid, cam, z) -> torch.Tensor:
