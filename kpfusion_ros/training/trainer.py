@@ -41,6 +41,8 @@ class TrainConfig:
     gamma: float = 0.1
     time_budget_s: float = 0.0      # 0 = none
     device: str = "cpu"
+    precision: str = "fp32"         # fp32 | bf16 (autocast of the forward pass; see kpfusion-bench-train)
+    channels_last: bool = False     # channels-last memory format for the image branches
     init_seed: int = 0              # torch seed for weights and dropout
     log_every: int = 10
     ckpt_every: int = 200
@@ -80,6 +82,10 @@ class Trainer:
         torch.manual_seed(cfg.init_seed)
         self.model_cfg = cfg.model_config()
         self.model = build_model(self.model_cfg).to(self.device)
+        if cfg.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      betas=(0.9, 0.999), eps=1e-8)
         decay_step = max(1, int(round(cfg.steps * cfg.lr_decay_at)))
@@ -142,7 +148,12 @@ class Trainer:
     def train_step(self, step: int) -> dict:
         hb = self.stream.batch(step)
         self.model.train()
-        out = self.model(*hb.inputs())
+        inputs = list(hb.inputs())
+        if self.cfg.channels_last:
+            inputs[0] = inputs[0].contiguous(memory_format=torch.channels_last)
+            inputs[1] = inputs[1].contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            out = self.model(*inputs)
         terms = compute_losses(out, hb.crops.depth, hb.xyz_gt, hb.uvd_gt, self.model_cfg.awr_kernel, self.weights)
         self.opt.zero_grad(set_to_none=True)
         terms["total"].backward()

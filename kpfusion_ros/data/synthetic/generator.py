@@ -156,12 +156,12 @@ def _stack_prims(rows: list[dict], device, dtype) -> dict[str, PrimTable]:
     return out
 
 
-LIGHT_KEYS = ("dir", "ambient", "diffuse", "specular", "rgb", "falloff", "background")
+LIGHT_KEYS = ("dir", "ambient", "diffuse", "specular", "rgb", "falloff", "background", "shadow")
 
 
 def light_tensors(scenes: list[SceneSpec], device) -> list[torch.Tensor]:
     """The scenes' lights as the positional arguments of :func:`~.render.shade` after the G-buffer."""
-    return [torch.as_tensor(np.stack([np.asarray(s.background.light[k], dtype=np.float64) for s in scenes]),
+    return [torch.as_tensor(np.stack([np.asarray(s.background.light.get(k, 0.0), dtype=np.float64) for s in scenes]),
                             dtype=torch.float32, device=device) for k in LIGHT_KEYS]
 
 

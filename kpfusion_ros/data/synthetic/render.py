@@ -68,6 +68,9 @@ class GBuffer:
     albedo: torch.Tensor  # B×H×W×3 (textured)
     normal: torch.Tensor  # B×H×W×3 unit, facing the camera
     ray: torch.Tensor  # B×H×W×3 unit ray directions
+    us: torch.Tensor | None = None  # B×W pixel columns of the grid (full-image coordinates)
+    vs: torch.Tensor | None = None  # B×H pixel rows
+    cam: torch.Tensor | None = None  # B×4
 
 
 def pixel_rays(cam: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -417,18 +420,48 @@ def cast(
         normal[m] = n
         albedo[m] = _texture(asel[:, 0:3], asel[:, 4:14], p)
         inst[m] = asel[:, 3].round().to(torch.int16)
-    return GBuffer(z=z, inst=inst, albedo=albedo, normal=normal, ray=rd)
+    return GBuffer(z=z, inst=inst, albedo=albedo, normal=normal, ray=rd, us=us, vs=vs, cam=cam)
+
+
+def shadow_mask(gb: GBuffer, light_dir: torch.Tensor, steps: int = 8, reach_mm: float = 160.0,
+                bias_mm: float = 4.0) -> torch.Tensor:
+    """Screen-space shadows: B×H×W in [0, 1], 1 where the light is blocked.
+
+    From every hit point a few samples are taken towards the light (5 mm … ``reach_mm``), each is
+    projected into this render's own pixel grid (``gb.us``/``gb.vs``: a full frame or a crop) and
+    compared with the depth buffer there: a surface more than ``bias_mm`` in front of the sample
+    blocks the light. Occluders outside the grid cast no shadow (a crop sees only its own).
+    """
+    B, H, W = gb.z.shape
+    p = gb.ray * gb.z.unsqueeze(-1) / gb.ray[..., 2:3].clamp(min=1e-6)  # hit points (camera frame)
+    hit = torch.isfinite(gb.z)
+    t = torch.linspace(5.0, reach_mm, steps, device=p.device, dtype=p.dtype) ** 1.0
+    q = p.unsqueeze(-2) + t.view(1, 1, 1, -1, 1) * light_dir.view(B, 1, 1, 1, 3)  # B×H×W×S×3
+    fx, fy, cx, cy = (gb.cam[:, i].view(B, 1, 1, 1) for i in range(4))
+    zq = q[..., 2].clamp(min=1.0)
+    u = q[..., 0] * fx / zq + cx
+    v = q[..., 1] * fy / zq + cy
+    col = torch.searchsorted(gb.us.contiguous(), u.reshape(B, -1).contiguous()).clamp(max=W - 1)
+    row = torch.searchsorted(gb.vs.contiguous(), v.reshape(B, -1).contiguous()).clamp(max=H - 1)
+    inside = ((u >= gb.us[:, :1].view(B, 1, 1, 1) - 0.5) & (u <= gb.us[:, -1:].view(B, 1, 1, 1) + 0.5)
+              & (v >= gb.vs[:, :1].view(B, 1, 1, 1) - 0.5) & (v <= gb.vs[:, -1:].view(B, 1, 1, 1) + 0.5))
+    zb = torch.gather(torch.nan_to_num(gb.z, posinf=1e9).reshape(B, -1), 1, row * W + col).view_as(zq)
+    blocked = inside & (zb < q[..., 2] - bias_mm) & (q[..., 2] > 1.0)
+    return (blocked.any(-1) & hit).to(p.dtype)
 
 
 def shade(gb: GBuffer, light_dir: torch.Tensor, ambient: torch.Tensor, diffuse: torch.Tensor,
           specular: torch.Tensor, light_rgb: torch.Tensor, falloff: torch.Tensor,
-          background: torch.Tensor) -> torch.Tensor:
+          background: torch.Tensor, shadow: torch.Tensor | None = None) -> torch.Tensor:
     """Lambert + Blinn-Phong shading, per-frame light (B×3 unit vector towards the light).
 
-    Returns B×H×W×3 floats in [0, 1]; pixels with no hit get ``background`` (B×3).
+    ``shadow`` (B, strength in [0, 1]) darkens the direct light where :func:`shadow_mask` finds it
+    blocked. Returns B×H×W×3 floats in [0, 1]; pixels with no hit get ``background`` (B×3).
     """
     L = light_dir.view(-1, 1, 1, 3)
     ndl = (gb.normal * L).sum(-1, keepdim=True).clamp(min=0)
+    if shadow is not None and gb.us is not None:
+        ndl = ndl * (1.0 - shadow.view(-1, 1, 1, 1) * shadow_mask(gb, light_dir).unsqueeze(-1))
     hvec = L - gb.ray
     hvec = hvec / hvec.norm(dim=-1, keepdim=True).clamp(min=1e-9)
     spec = (gb.normal * hvec).sum(-1, keepdim=True).clamp(min=0) ** 24
