@@ -124,8 +124,12 @@ def close_finger(obj: GraspObject, shape, finger: str, pose: np.ndarray, targets
         if finger != "thumb" and j - i0 == 2:  # the DIP follows the PIP
             cand[:, j + 1] = np.maximum(pose[j + 1], 0.6 * grid)
         hit = _penetrates(obj, shape, finger, cand, seg)
-        if hit[0]:
-            continue  # already touching: leave this joint
+        if hit[0]:  # already inside the object: open this joint until it is out
+            cand[:, j] = np.linspace(pose[j], hm.POSE_LO[j], steps)
+            out = ~_penetrates(obj, shape, finger, cand, seg)
+            if out.any():
+                pose = cand[int(np.argmax(out))]
+            continue
         k = int(np.argmax(hit)) - 1 if hit.any() else steps - 1
         pose = cand[max(k, 0)]
     return np.clip(pose, hm.POSE_LO, hm.POSE_HI)
@@ -173,13 +177,33 @@ def _object_for(gen, kind: str) -> GraspObject:
     return GraspObject("box", np.zeros(3), eye, size)
 
 
-def make_grasp(gen: torch.Generator, shape: hm.HandShape, kind: str | None = None):
+def max_penetration(obj: GraspObject, shape: hm.HandShape, pose: np.ndarray) -> float:
+    """Deepest entry (mm) of any finger's skin into the object (≤ 0: none)."""
+    right = hm.HandShape(**{**shape.__dict__, "is_right": True})
+    worst = -np.inf
+    for f in ("thumb",) + LONG_FINGERS:
+        p, r = _skin_samples(right, hm.finger_chain(right, f, pose)[0], f, 0)
+        worst = max(worst, float((r - obj.sdf(p)).max()))
+    return worst
+
+
+def make_grasp(gen: torch.Generator, shape: hm.HandShape, kind: str | None = None, tries: int = 6):
     """A grasp: (pose POSE_DIM, object in the *right-hand* canonical frame, grasp kind).
 
-    The caller mirrors the object with :meth:`GraspObject.mirrored_x` for a left hand.
+    A grasp in which some finger still enters the object by more than 1 mm after closing (a
+    thumb base inside a large object, say) is drawn again, up to ``tries`` times. The caller
+    mirrors the object with :meth:`GraspObject.mirrored_x` for a left hand.
     """
     if kind is None:
         kind = GRASP_KINDS[choice(gen, (0.55, 0.15, 0.15, 0.15))]
+    for _ in range(tries):
+        pose, obj = _one_grasp(gen, shape, kind)
+        if max_penetration(obj, shape, pose) <= 1.0:
+            break
+    return pose, obj, kind
+
+
+def _one_grasp(gen: torch.Generator, shape: hm.HandShape, kind: str):
     s = shape.scale
     right = hm.HandShape(**{**shape.__dict__, "is_right": True})
     obj = _object_for(gen, kind)
@@ -232,4 +256,4 @@ def make_grasp(gen: torch.Generator, shape: hm.HandShape, kind: str | None = Non
             pose = close_finger(obj, right, f, pose, {i0: u(0.9, 1.5), i0 + 2: u(1.2, 1.8), i0 + 3: 1.0})
     if "thumb" in close:
         pose = close_finger(obj, right, "thumb", pose, {16: 0.95, 18: 0.9, 19: 1.2})
-    return np.clip(pose, hm.POSE_LO, hm.POSE_HI), obj, kind
+    return np.clip(pose, hm.POSE_LO, hm.POSE_HI), obj
