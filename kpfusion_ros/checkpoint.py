@@ -12,11 +12,9 @@ decoder.0-2, the blocks' never-called layers, …).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
-from typing import Any
 
 import torch
 

@@ -3,7 +3,8 @@
 Frames and units (reference §0 "Notation", §3 "Intrinsics after crop"):
 
 * camera frame: x right, y down, z forward (the REP 103 optical frame), millimetres
-  inside the core; the ROS layer converts to metres at its boundary;
+  inside the core; only its results (:class:`~kpfusion_ros.hand.HandEstimate`, from
+  :func:`~kpfusion_ros.preprocessing.predictions_to_camera`) are in metres, as ROS publishes them;
 * full-image pixels (u, v) of the color image, pixel centres at integer + 0.5 in
   the authors' convention where noted;
 * crop pixels: full-image pixels mapped by the 3×3 affine ``M`` of the crop
@@ -15,13 +16,12 @@ Frames and units (reference §0 "Notation", §3 "Intrinsics after crop"):
 conversion goes through ``M⁻¹`` and the pinhole model as the authors' loader does
 (reference §1.2 steps 1–4, ``uvd_nl2xyznl_tensor`` / ``xyz_nl2uvdnl_tensor``).
 
-All functions are batched torch (B leading) and differentiable; numpy callers use
-the ``*_np`` wrappers. No per-point Python loops.
+All functions are batched torch (B leading) and differentiable; ``cam`` is the B×4 tensor
+of (fx, fy, cx, cy) rows (:mod:`kpfusion_ros.camera` gives them). No per-point Python loops.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 __all__ = [

@@ -42,13 +42,13 @@ itself from the depth image, aiming at the *hand*, not at the forearm attached t
    this lands about on the palm / knuckles, where the joint mean of a hand is;
 8. score = hand-likeness (logistic in solidity, depth relief and area of the hand
    part, calibrated on synthetic scenes) × a mild nearness factor; candidates below
-   ``min_score`` are dropped (0.1 by default: smooth convex blobs score ~0.02, rendered
+   ``min_score`` are dropped (smooth convex blobs score far below the default, rendered
    hands mostly far above) and the best ``max_hands`` are returned.
 
-Constants (radii, 17 mm surface offset, end and shape weights) were fitted on
-synthetic frames of seed 11 and checked on seed 23 (``kpfusion-bench-localizer``,
-docs/localizer.md): on clean one-hand scenes the centre is ~18 mm (median) from the
-ground-truth joint mean, p90 ~31 mm.
+Constants (radii, surface offset, end and shape weights) were fitted on synthetic
+frames of seed 11 and checked on seed 23; what the localiser achieves (recall, false
+hands, centre error) is measured by ``kpfusion-bench-localizer`` and committed in
+``benchmarks/localizer.json`` (docs/localizer.md explains it).
 
 Pixel convention: pixel (row v, column u) has coordinates (u, v) with integer
 centres, the OpenCV convention that the intrinsics (fx, fy, cx, cy) and
@@ -77,20 +77,21 @@ Honest assumptions and limits:
   a hand partly out of view gets a centre biased towards its visible part.
 * The constants were calibrated on the synthetic generator (capsule hands, forearms
   ending mid-air, clean or simulated sensor noise); real sensors (more noise, missing
-  finger pixels) lower the relief/solidity contrast. The node's re-centring on the
-  predicted joint mean (:func:`refine_center`) corrects residual offsets.
+  finger pixels) lower the relief/solidity contrast. The pipeline re-centres every
+  tracked hand on its predicted joint mean (:mod:`kpfusion_ros.tracking`), which
+  corrects residual offsets of the localiser's centre.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
-
 import cv2
 import numpy as np
 
-__all__ = ["LocalizerConfig", "HandCandidate", "HandLocalizer", "localize_hands", "refine_center"]
+from kpfusion_ros.camera import CameraIntrinsics, CameraLike
+
+__all__ = ["LocalizerConfig", "HandCandidate", "HandLocalizer", "localize_hands"]
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,7 @@ class LocalizerConfig:
     shape_area_cm2: float = 70.0
     shape_relief_weight: float = 0.126
     #: Candidates scoring lower are dropped (0: rank only; see docs/localizer.md for the
-    #: recall / false-positive trade-off; smooth convex blobs score ~0.02). The node's
-    #: ``min_hand_score`` parameter sets it.
+    #: recall / false-positive trade-off). The node's ``min_hand_score`` parameter sets it.
     min_score: float = 0.1
     #: Components with fewer sub-sampled pixels are ignored outright (noise).
     min_pixels: int = 6
@@ -198,20 +198,6 @@ class HandCandidate:
     #: Physical area of the front part, cm².
     area_cm2: float = 0.0
 
-    @property
-    def center_mm(self) -> np.ndarray:  # US spelling alias
-        return self.centre_mm
-
-
-def _intrinsics(intrinsics) -> tuple[float, float, float, float]:
-    k = np.asarray(intrinsics, dtype=np.float64)
-    if k.shape == (3, 3):
-        return float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])
-    k = k.reshape(-1)
-    if k.size != 4:
-        raise ValueError("intrinsics must be (fx, fy, cx, cy) or a 3x3 K matrix")
-    return float(k[0]), float(k[1]), float(k[2]), float(k[3])
-
 
 def _to_mm(depth) -> np.ndarray:
     """Depth as H×W float32 mm **without copying** float32 input; invalid values are left in place.
@@ -233,7 +219,7 @@ def _block_min(d: np.ndarray, s: int, lo: float, hi: float) -> np.ndarray:
     Vectorised with full-frame passes that run at memory speed (an OpenCV threshold
     and add map out-of-range values to +inf, then a min over rows of blocks and one
     over strided column views); ``np.where`` with a scalar and a min over a short
-    innermost axis were 25× slower (3.3 ms vs 0.12 ms at 640×480, 2 cores).
+    innermost axis were many times slower.
     """
     H, W = d.shape
     h, w = H // s, W // s
@@ -247,18 +233,6 @@ def _block_min(d: np.ndarray, s: int, lo: float, hi: float) -> np.ndarray:
     z = np.minimum.reduce([rows[:, j::s] for j in range(s)]) if s > 1 else rows
     z[z > hi] = np.inf  # a block whose nearest value is beyond the range has no in-range value
     return np.ascontiguousarray(z)
-
-
-def refine_center(joints_mm) -> np.ndarray:
-    """The crop centre the network was trained with: mean of the 21 joints (J×3 mm) → (3,).
-
-    Non-finite joints are ignored; all non-finite gives NaNs (callers check).
-    """
-    j = np.asarray(joints_mm, dtype=np.float64).reshape(-1, 3)
-    ok = np.isfinite(j).all(axis=1)
-    if not ok.any():
-        return np.full(3, np.nan)
-    return j[ok].mean(axis=0)
 
 
 def _solidity_roughness(P: np.ndarray, uv: np.ndarray) -> tuple[float, float]:
@@ -288,16 +262,16 @@ class HandLocalizer:
         c = self.config
         return c.downsample if c.downsample > 0 else max(1, int(round(width / c.work_width)))
 
-    def localize(self, depth, intrinsics: Sequence[float] | np.ndarray, color=None) -> list[HandCandidate]:
+    def localize(self, depth, intrinsics: CameraLike) -> list[HandCandidate]:
         """Candidates sorted by decreasing score.
 
-        ``depth``: H×W float (mm, 0/NaN invalid) or uint16 (mm). ``intrinsics``:
-        (fx, fy, cx, cy) of that image or a 3×3 K. ``color`` is ignored for now.
+        ``depth``: H×W float (mm, 0/NaN invalid) or uint16 (mm). ``intrinsics``: that
+        image's camera (:class:`~kpfusion_ros.camera.CameraIntrinsics`, (fx, fy, cx, cy) or a 3×3 K).
         """
         c = self.config
         if c.max_hands == 0:
             return []
-        fx, fy, cx, cy = _intrinsics(intrinsics)
+        fx, fy, cx, cy = CameraIntrinsics.of(intrinsics).as_tuple()
         d = _to_mm(depth)
         H, W = d.shape
         s = self.stride_for(W)
@@ -512,6 +486,6 @@ class HandLocalizer:
         return cand
 
 
-def localize_hands(depth, intrinsics, config: LocalizerConfig | None = None, color=None) -> list[HandCandidate]:
+def localize_hands(depth, intrinsics: CameraLike, config: LocalizerConfig | None = None) -> list[HandCandidate]:
     """Functional form of :meth:`HandLocalizer.localize`."""
-    return HandLocalizer(config).localize(depth, intrinsics, color)
+    return HandLocalizer(config).localize(depth, intrinsics)

@@ -1,16 +1,21 @@
-"""The kpfusion node's parameters: one typed dataclass, the single source of defaults.
+"""The kpfusion node's parameters: one typed dataclass, the ROS boundary of the core's configs.
 
 The node declares one ROS parameter per field (with the field's description and
 read-only flag in its ParameterDescriptor); ``config/kpfusion.yaml`` and the
 README's table list the same names and defaults, and a test keeps them equal.
+Parameters that configure the core take their defaults from the core's configs
+(:class:`~kpfusion_ros.pipeline.PipelineConfig`, :class:`~kpfusion_ros.localization.LocalizerConfig`,
+:class:`~kpfusion_ros.tracking.TrackerConfig`), converted to the ROS units (metres);
+:func:`pipeline_config` maps them back, the one place where metres become millimetres.
 ROS-free so that the YAML can be checked without ROS.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 
 from kpfusion_ros.localization import LocalizerConfig
+from kpfusion_ros.pipeline import PipelineConfig
 from kpfusion_ros.tracking import TrackerConfig
 
 REALSENSE_NS = "/camera/camera"
@@ -45,22 +50,34 @@ class NodeConfig:
                               "many seconds.")
     max_future_s: float = _p(2.0, "Frames stamped further than this ahead of the node's clock are skipped.")
     # --- model --------------------------------------------------------------------------------
-    model_path: str = _p("", "Model checkpoint; empty = the shipped weights (share/kpfusion_ros/models).",
-                         read_only=True)
-    device: str = _p("auto", "auto, cpu, cuda or cuda:N; falls back to the CPU (logged) without CUDA.",
-                     read_only=True)
-    fp16: bool = _p(False, "Half precision inference (CUDA only).", read_only=True)
-    cube_size: float = _p(0.25, "Edge of the metric crop cube around each hand, metres.", read_only=True)
+    model_path: str = _p(PipelineConfig.model_path, "Model checkpoint; empty = the shipped weights "
+                         "(share/kpfusion_ros/models).", read_only=True)
+    device: str = _p(PipelineConfig.device, "auto, cpu, cuda or cuda:N; falls back to the CPU (logged) without "
+                     "CUDA.", read_only=True)
+    fp16: bool = _p(PipelineConfig.fp16, "Half precision inference (CUDA only).", read_only=True)
+    cube_size: float = _p(PipelineConfig.cube_mm / 1000.0, "Edge of the metric crop cube around each hand, metres.",
+                          read_only=True)
     # --- finding hands ------------------------------------------------------------------------
-    max_hands: int = _p(2, "Most hands estimated per frame.")
-    min_range: float = _p(0.2, "Nearest depth searched for hands, metres.")
-    max_range: float = _p(1.2, "Farthest depth searched for hands, metres.")
-    min_hand_score: float = _p(LocalizerConfig.min_score, "Depth blobs less hand-like than this (localiser score, 0..1) are not "
-                               "tracked; 0 tracks every hand-sized blob (more false hands, docs/localizer.md).")
-    refine_iterations: int = _p(1, "Re-crops around the predicted joint mean, each with another forward pass "
-                                   "(0 halves the model time; the shipped model gains ~0.5 mm MPJPE per "
-                                   "iteration, docs/results.md).")
-    min_confidence: float = _p(0.2, "Poses below this confidence do not re-centre their track.")
+    max_hands: int = _p(LocalizerConfig.max_hands, "Most hands estimated per frame.")
+    min_range: float = _p(LocalizerConfig.min_range_mm / 1000.0, "Nearest depth searched for hands, metres.")
+    max_range: float = _p(LocalizerConfig.max_range_mm / 1000.0, "Farthest depth searched for hands, metres.")
+    min_hand_score: float = _p(LocalizerConfig.min_score, "Depth blobs less hand-like than this (localiser score, "
+                               "0..1) are not tracked; 0 tracks every hand-sized blob (more false hands, "
+                               "docs/localizer.md).")
+    refine_iterations: int = _p(PipelineConfig.refine_iterations, "Re-crops around the predicted joint mean, each "
+                                "with another forward pass (0 halves the model time; what it gains: "
+                                "docs/results.md).")
+    min_refine_confidence: float = _p(TrackerConfig.min_refine_confidence, "Within a frame, only poses at least "
+                                      "this confident (0..1) are re-cropped at their joint mean "
+                                      "(refine_iterations); less confident ones keep their crop.")
+    min_pose_confidence: float = _p(TrackerConfig.min_pose_confidence, "Only poses at least this confident (0..1) "
+                                    "move their track's crop centre to their joint mean for the next frame; "
+                                    f"{TrackerConfig.max_low_confidence} poses in a row that do not (less "
+                                    "confident, no finite joint, or a jump of more than "
+                                    f"{TrackerConfig.max_pose_jump_mm / 1000.0:g} m) end the track.")
+    min_coast_confidence: float = _p(TrackerConfig.min_coast_confidence, "A tracked hand not detected in this "
+                                     "frame is still published while its pose is at least this confident (0..1); "
+                                     "detected hands are published at any confidence.")
     max_hand_speed: float = _p(TrackerConfig.gate_speed_mm_s / 1000.0,
                                "Fastest hand motion tracked, m/s: a detection continues a track within "
                                f"{TrackerConfig.gate_mm / 1000.0:g} m + this × the time since the track was last "
@@ -126,8 +143,9 @@ class NodeConfig:
             errs.append("refine_iterations must be in [0, 5]")
         if not 0.05 <= self.cube_size <= 1.0:
             errs.append("cube_size must be in [0.05, 1.0] metres")
-        if not 0 <= self.min_confidence <= 1:
-            errs.append("min_confidence must be in [0, 1]")
+        for name in ("min_refine_confidence", "min_pose_confidence", "min_coast_confidence"):
+            if not 0 <= getattr(self, name) <= 1:
+                errs.append(f"{name} must be in [0, 1]")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
             errs.append("marker_lifetime must be >= 0, topic_timeout and diagnostics_period > 0")
         if self.tf_prefix.startswith("/"):
@@ -138,22 +156,20 @@ class NodeConfig:
         return errs
 
 
-def pipeline_config(cfg: NodeConfig):
-    """The :class:`~kpfusion_ros.pipeline.PipelineConfig` of these parameters (node and kpfusion-bag)."""
-    from dataclasses import replace as _replace
-
-    from kpfusion_ros.pipeline import PipelineConfig
-
-    p = PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16, max_hands=cfg.max_hands,
-                       min_range_m=cfg.min_range, max_range_m=cfg.max_range,
-                       refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
-                       min_confidence=cfg.min_confidence)
-    p.localizer = _replace(p.localizer, min_score=cfg.min_hand_score)
-    p.tracker = _replace(p.tracker, gate_speed_mm_s=cfg.max_hand_speed * 1000.0)
-    return p
+def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
+    """The :class:`~kpfusion_ros.pipeline.PipelineConfig` of these parameters (node and kpfusion-bag):
+    the only conversion of the parameters' metres to the core's millimetres."""
+    localizer = replace(LocalizerConfig(), max_hands=cfg.max_hands, min_range_mm=cfg.min_range * 1000.0,
+                        max_range_mm=cfg.max_range * 1000.0, min_score=cfg.min_hand_score)
+    tracker = replace(TrackerConfig(), gate_speed_mm_s=cfg.max_hand_speed * 1000.0,
+                      min_refine_confidence=cfg.min_refine_confidence, min_pose_confidence=cfg.min_pose_confidence,
+                      min_coast_confidence=cfg.min_coast_confidence)
+    return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
+                          refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
+                          localizer=localizer, tracker=tracker)
 
 
-def yaml_text(node_name: str = "kpfusion") -> str:
+def yaml_text() -> str:
     """The parameter file with every parameter, its default and its description."""
     lines = [
         "# Parameters of the kpfusion node (kpfusion_ros). Every parameter with its default.",

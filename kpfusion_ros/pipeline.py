@@ -17,28 +17,32 @@ joint confidence times the fraction of foreground pixels the crop expected
 (a crop with almost no depth is not trusted). Both are heuristics and are
 documented as such.
 
-Publishing. Only tracks the tracker has confirmed (``min_hits`` consecutive
-detections) are returned; a confirmed track that got no detection this frame is
-returned only while its pose confidence is at least ``min_confidence``, so a
-hand that left the view is not reported over an empty crop.
+Tracking. Which centres are cropped, which are re-cropped, which tracks move and which
+are returned is decided by :mod:`kpfusion_ros.tracking` (``PipelineConfig.tracker``): only
+confirmed tracks are returned, a coasting one only while its pose is confident enough.
+
+Configuration. :class:`PipelineConfig` holds the localiser's and the tracker's configs whole
+(millimetres, as the whole core); the crop follows the model (``CropConfig.for_model``) with
+the cube of ``cube_mm``. The ROS parameters map onto it in
+:func:`kpfusion_ros.node_config.pipeline_config`, the one place metres become millimetres.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
+from kpfusion_ros.camera import CameraIntrinsics, CameraLike
 from kpfusion_ros.hand import HandEstimate
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
-from kpfusion_ros.preprocessing import CropConfig, crop_hands, predictions_to_camera
-from kpfusion_ros.tracking import HandTracker, TrackerConfig
+from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
+from kpfusion_ros.tracking import HandTracker, TrackerConfig, refine_centres
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +51,22 @@ MODEL_FILE = "kpfusion_lite.pt"
 
 @dataclass
 class PipelineConfig:
-    """Settings of :class:`HandPosePipeline` (the node's parameters map onto these)."""
+    """Settings of :class:`HandPosePipeline`, in millimetres (the node's parameters map onto
+    these in :func:`kpfusion_ros.node_config.pipeline_config`).
+
+    The localiser (working volume, ``max_hands``, ``min_score`` …) and the tracker (gates,
+    confidence thresholds …) are configured through their own configs, taken whole.
+    """
 
     model_path: str = ""  # "" = the shipped weights; "random:<preset>" = untrained weights (tests)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     fp16: bool = False  # half precision on CUDA only
-    max_hands: int = 2
-    min_range_m: float = 0.2
-    max_range_m: float = 1.2
+    #: Re-crops per frame around the predicted joint mean, each with another forward pass.
     refine_iterations: int = 1
-    cube_mm: float = 250.0
+    #: Edge of the metric crop cube (mm); the rest of the crop follows the model.
+    cube_mm: float = CUBE_MM
+    #: Scale of the per-joint confidence (:func:`pose_confidence`), mm.
     confidence_scale_mm: float = 10.0
-    min_confidence: float = 0.2  # poses below this do not re-centre tracks
     seed: int = 0  # point-sampling generator seed (deterministic output for a given input)
     localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -108,9 +116,10 @@ def load_model(path: str, device: torch.device):
 
     if path.startswith("random:"):
         name = path.split(":", 1)[1] or "lite"
-        torch.manual_seed(0)
         cfg = preset(name)
-        model = build_model(cfg)
+        with torch.random.fork_rng(devices=[]):  # the same weights every time, the caller's RNG untouched
+            torch.manual_seed(0)
+            model = build_model(cfg)
         desc = f"UNTRAINED random weights of preset '{name}' (poses are meaningless)"
     else:
         from kpfusion_ros.checkpoint import load_checkpoint
@@ -120,8 +129,6 @@ def load_model(path: str, device: torch.device):
             raise ModelLoadError(f"model file not found: {p}")
         try:
             model, cfg, meta = load_checkpoint(str(p), map_location="cpu")
-        except ModelLoadError:
-            raise
         except Exception as exc:  # corrupt, truncated or incompatible
             raise ModelLoadError(f"cannot load model file {p}: {exc}") from exc
         prov = meta.get("provenance", {}) if isinstance(meta, dict) else {}
@@ -129,6 +136,23 @@ def load_model(path: str, device: torch.device):
         desc = f"{p} ({cfg.arch}{trained}; {prov.get('source', 'no provenance recorded')})"
     model.eval().to(device)
     return model, cfg, desc
+
+
+def pose_confidence(out, batch: CropBatch, scale_mm: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-joint confidence K×J, overall confidence K) of the network output ``out`` on ``batch``.
+
+    Per joint: ``exp(−‖p_last − p_prev‖ / scale_mm)`` over the last two supervised poses (the
+    AWR initial pose when there is one pose); overall: the median joint confidence × the crop's
+    foreground fraction (of 5 % of the crop's pixels, at most 1) × the crop's validity. Heuristics,
+    documented in the module docstring.
+    """
+    final = out.final.float()
+    prev = (out.poses[-2] if len(out.poses) >= 2 else out.initial).float()
+    dist_mm = torch.linalg.norm((final - prev) * (batch.cube.unsqueeze(1) / 2), dim=-1)
+    joint_conf = torch.exp(-dist_mm / scale_mm)
+    expected = float(batch.crop_size ** 2) * 0.05
+    fg = torch.clamp(batch.num_foreground.to(final) / expected, max=1.0)
+    return joint_conf, joint_conf.median(dim=1).values * fg * batch.valid.to(final)
 
 
 @dataclass
@@ -141,13 +165,17 @@ class FrameResult:
 class HandPosePipeline:
     """Localise, track and estimate every hand of a frame with one batched forward pass per iteration."""
 
-    def __init__(self, cfg: PipelineConfig = PipelineConfig(), model=None, model_cfg=None):
+    def __init__(self, cfg: Optional[PipelineConfig] = None, model=None, model_cfg=None):
+        """``model`` (with its ``model_cfg``, required then) replaces the one of ``cfg.model_path``."""
+        cfg = cfg if cfg is not None else PipelineConfig()
         self.cfg = cfg
         self.device, self.device_warning = resolve_device(cfg.device)
         if model is None:
             path = cfg.model_path or (str(default_model_path()) if default_model_path() else "random:lite")
             model, model_cfg, self.model_description = load_model(path, self.device)
         else:
+            if model_cfg is None:
+                raise ValueError("a model given in code needs its model_cfg (the crop follows it)")
             model.eval().to(self.device)
             self.model_description = "model given in code"
         self.model, self.model_cfg = model, model_cfg
@@ -155,31 +183,22 @@ class HandPosePipeline:
         self.half = bool(cfg.fp16 and self.device.type == "cuda")
         if self.half:
             self.model.half()
-        bgr = getattr(model_cfg, "rgb_input", "bgr01").startswith("bgr")
-        self.crop_cfg = CropConfig(crop_size=int(getattr(model_cfg, "crop_size", 128)),
-                                   num_points=int(getattr(model_cfg, "num_points", 1024)),
-                                   cube_mm=(cfg.cube_mm,) * 3, bgr=bgr)
-        self.localizer = HandLocalizer(self._localizer_config(cfg))
+        self.crop_cfg = CropConfig.for_model(model_cfg, cube_mm=cfg.cube_mm)
+        self.localizer = HandLocalizer(cfg.localizer)
         self.tracker = HandTracker(cfg.tracker)
         self.generator = torch.Generator(device="cpu")
         self._stage_ms: dict = {}
-
-    @staticmethod
-    def _localizer_config(cfg: PipelineConfig) -> LocalizerConfig:
-        """``cfg.localizer`` with the working volume (m → mm) and ``max_hands`` of ``cfg``."""
-        return replace(cfg.localizer, min_range_mm=cfg.min_range_m * 1000.0, max_range_mm=cfg.max_range_m * 1000.0,
-                       max_hands=cfg.max_hands)
 
     def apply_config(self, cfg: PipelineConfig) -> None:
         """Take new settings between frames (the node's run-time parameters): localiser, tracker and
         per-frame options. The model, device and crop settings stay those of the constructor."""
         self.cfg = cfg
-        self.localizer.config = self._localizer_config(cfg)
+        self.localizer.config = cfg.localizer
         self.tracker.config = cfg.tracker
 
     # -- the network on a batch of centres -------------------------------------------------------
     @torch.inference_mode()
-    def estimate(self, rgb, depth_mm, cam, centres_mm: np.ndarray):
+    def estimate(self, rgb, depth_mm, cam: CameraLike, centres_mm: np.ndarray):
         """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch).
 
         ``rgb`` (H×W×3 uint8) and ``depth_mm`` (H×W, mm) may be numpy arrays or tensors already on the device.
@@ -198,13 +217,8 @@ class HandPosePipeline:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         t2 = time.perf_counter()
-        prev = (out.poses[-2] if len(out.poses) >= 2 else out.initial).float()
-        dist_mm = torch.linalg.norm((final - prev) * (batch.cube.unsqueeze(1) / 2), dim=-1)
-        joint_conf = torch.exp(-dist_mm / self.cfg.confidence_scale_mm)
+        joint_conf, overall = pose_confidence(out, batch, self.cfg.confidence_scale_mm)
         joints_m, pixels = predictions_to_camera(final, batch)
-        expected = float(self.crop_cfg.crop_size ** 2) * 0.05
-        fg = torch.clamp(batch.num_foreground.to(final) / expected, max=1.0)
-        overall = joint_conf.median(dim=1).values * fg * batch.valid.to(final)
         res = (joints_m.double().cpu().numpy(), pixels.double().cpu().numpy(),
                joint_conf.cpu().numpy(), overall.cpu().numpy(), batch)
         t3 = time.perf_counter()
@@ -214,8 +228,11 @@ class HandPosePipeline:
         st["decode"] = st.get("decode", 0.0) + (t3 - t2) * 1e3
         return res
 
-    def process(self, rgb: np.ndarray, depth_mm: np.ndarray, cam, stamp: Optional[float] = None) -> FrameResult:
-        """One frame: H×W×3 uint8 RGB, H×W float32 mm (0 invalid), cam (fx, fy, cx, cy), stamp in seconds."""
+    def process(self, rgb: np.ndarray, depth_mm: np.ndarray, cam: CameraLike,
+                stamp: Optional[float] = None) -> FrameResult:
+        """One frame: H×W×3 uint8 RGB, H×W float32 mm (0 invalid), its camera (a
+        :class:`~kpfusion_ros.camera.CameraIntrinsics`, (fx, fy, cx, cy) or a 3×3 K), stamp in seconds."""
+        cam = CameraIntrinsics.of(cam)
         t0 = time.perf_counter()
         detections = self.localizer.localize(depth_mm, cam)
         t1 = time.perf_counter()
@@ -235,9 +252,7 @@ class HandPosePipeline:
         for it in range(1 + max(0, int(self.cfg.refine_iterations))):
             joints_m, pixels, jconf, overall, batch = self.estimate(rgb_t, depth_t, cam, c)
             if it < self.cfg.refine_iterations:
-                mean = np.nanmean(joints_m, axis=1) * 1000.0
-                ok = np.all(np.isfinite(mean), axis=1) & (overall >= self.cfg.min_confidence)
-                c = np.where(ok[:, None], mean, c)
+                c = refine_centres(c, joints_m * 1000.0, overall, self.tracker.config.min_refine_confidence)
         timings["network"] = (time.perf_counter() - t2) * 1e3
         timings.update(self._stage_ms)
         t3 = time.perf_counter()
@@ -248,13 +263,9 @@ class HandPosePipeline:
         hands = []
         h, w = depth_mm.shape[:2]
         bounds = batch.bounds.cpu().numpy()
-        for tr in self.tracker.confirmed_tracks():
+        for tr in self.tracker.published_tracks():
             k = by_id.get(tr.id)
             if k is None or not bool(batch.valid[k]):
-                continue
-            # a track coasting without a detection this frame is published only while its pose is
-            # trusted (the confidence includes the crop's foreground, so an emptied crop drops out)
-            if not getattr(tr, "matched", True) and overall[k] < self.cfg.min_confidence:
                 continue
             x0, x1, y0, y1 = (int(v) for v in bounds[k])
             if bool(batch.mirrored[k]):

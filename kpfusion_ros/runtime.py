@@ -4,11 +4,9 @@
 operating system. By default glibc serves allocations above a (dynamic) threshold
 with fresh ``mmap`` pages and trims the heap top on ``free``: every frame's image
 copies, depth conversions and the network's activations (megabytes each) then
-page-fault again, page by page, on every frame. Measured through the node over DDS
-on our 2-core machine (``kpfusion-bench-node e2e``, lite, 1 hand, p50): localisation
-at 1280×720 4.1 → 2.1 ms, the forward pass 43 → 37 ms, the node's overhead beyond
-the model 13.5 → 10.5 ms (1280×720) and 9.7 → 8.9 ms (640×480). The cost is memory:
-up to ``trim_threshold`` bytes of freed heap stay with the process for reuse.
+page-fault again, page by page, on every frame. What it saves in the node is measured
+with ``kpfusion-bench-node e2e`` (benchmarks/README.md, "page faults"). The cost is
+memory: up to ``trim_threshold`` bytes of freed heap stay with the process for reuse.
 """
 
 from __future__ import annotations

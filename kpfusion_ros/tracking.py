@@ -1,13 +1,18 @@
-"""Multi-hand tracking: stable ids, hysteresis and pose feedback for the crop centres.
+"""Multi-hand tracking: stable ids, hysteresis, pose feedback for the crop centres, and what is published.
 
-Per frame the node does::
+Every tracking decision of the pipeline is made here. Per frame the pipeline
+(:class:`kpfusion_ros.pipeline.HandPosePipeline`) does::
 
     dets = localizer.localize(depth, K)              # kpfusion_ros.localization
     tracker.update(dets, stamp)                      # associate, create, delete
-    for tid, centre in tracker.predicted_centres().items():
-        joints, conf = run_network(crop_at(centre))
+    centres = tracker.predicted_centres()            # one crop per live track
+    joints, conf = run_network(crop_at(centres))
+    for _ in range(refine_iterations):               # re-crop at the joint mean, run again
+        centres = refine_centres(centres, joints, conf, config.min_refine_confidence)
+        joints, conf = run_network(crop_at(centres))
+    for tid in centres:
         tracker.update_from_pose(tid, joints, conf)  # centre := joint mean
-    publish(tracker.confirmed_tracks())
+    publish(tracker.published_tracks())
 
 Units: millimetres, camera frame (x right, y down, z forward); ``stamp`` in seconds
 (any monotonic float; the ROS layer converts its ``Time``).
@@ -30,10 +35,19 @@ Rules (all in :class:`TrackerConfig`):
   ``min_hits`` consecutive matched frames (counting its creation). A tentative track
   that misses once is deleted; a confirmed track survives up to ``max_misses``
   consecutive frames without a detection and is deleted at the next miss;
-* :meth:`HandTracker.update_from_pose` re-centres a track on the mean of its 21
-  joints; a pose whose confidence is below ``min_pose_confidence`` (or whose joint
+* the centre of a pose is the mean of its joints (:func:`joint_mean`, the centre the
+  network was trained with), the one definition everything here and the evaluation use;
+* refinement (:func:`refine_centres`): within one frame, a pose at least
+  ``min_refine_confidence`` confident is cropped again at its joint mean; a less
+  confident one (or one with no finite joint) keeps its crop centre;
+* :meth:`HandTracker.update_from_pose` re-centres a track on the joint mean of its
+  pose; a pose whose confidence is below ``min_pose_confidence`` (or whose joint
   mean is non-finite or jumps more than ``max_pose_jump_mm``) does not move it, and
   ``max_low_confidence`` such poses in a row delete the track;
+* publishing (:meth:`HandTracker.published_tracks`): confirmed tracks that were matched
+  to a detection this frame, and confirmed tracks coasting without one while their last
+  pose is at least ``min_coast_confidence`` confident (a hand that left the view is not
+  reported over an empty crop);
 * two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
 * ids are integers from 1, monotonic and never reused, even across :meth:`reset`
   (unless ``reset(reset_ids=True)``);
@@ -53,7 +67,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["TrackerConfig", "Track", "HandTracker", "linear_assignment"]
+__all__ = ["TrackerConfig", "Track", "HandTracker", "joint_mean", "refine_centres", "linear_assignment"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +84,14 @@ class TrackerConfig:
     min_hits: int = 3
     #: Consecutive missed frames a confirmed track survives (deleted at the next one).
     max_misses: int = 5
-    #: Pose confidence below this counts as a bad pose.
+    #: A pose less confident than this does not re-centre its track and counts as a bad pose.
     min_pose_confidence: float = 0.3
+    #: Within a frame, a pose at least this confident is cropped again at its joint mean
+    #: (the pipeline's ``refine_iterations``); a less confident one keeps its crop.
+    min_refine_confidence: float = 0.2
+    #: A confirmed track with no detection this frame is published only while its pose is at
+    #: least this confident (the confidence includes the crop's foreground: an emptied crop drops out).
+    min_coast_confidence: float = 0.2
     #: Consecutive bad poses that delete the track.
     max_low_confidence: int = 3
     #: A pose centre farther than this from the track centre is a bad pose.
@@ -96,6 +116,9 @@ class TrackerConfig:
             raise ValueError("need min_hits >= 1, max_misses >= 0, max_low_confidence >= 1")
         if self.max_tracks < 0:
             raise ValueError("max_tracks must be >= 0")
+        for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
 
 
 @dataclass
@@ -132,17 +155,36 @@ class Track:
     #: Whether a detection was matched in the latest update.
     matched: bool = False
 
-    @property
-    def center_mm(self) -> np.ndarray:  # US spelling alias
-        return self.centre_mm
-
 
 def _centre_of(det: Any) -> np.ndarray:
-    c = getattr(det, "centre_mm", None)
-    if c is None:
-        c = getattr(det, "center_mm", det)
-    c = np.asarray(c, dtype=np.float64).reshape(3)
-    return c
+    return np.asarray(getattr(det, "centre_mm", det), dtype=np.float64).reshape(3)
+
+
+def joint_mean(joints_mm) -> np.ndarray:
+    """The centre of a pose: the mean of its joints (…×J×3, mm) whose three coordinates are finite → …×3.
+
+    The crop centre the network was trained with (reference §3 "Crop center"). NaN where a
+    pose has no finite joint. Float64.
+    """
+    j = np.asarray(joints_mm, dtype=np.float64)
+    ok = np.isfinite(j).all(axis=-1)
+    total = np.where(ok[..., None], j, 0.0).sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / ok.sum(axis=-1)[..., None]
+
+
+def refine_centres(centres_mm, joints_mm, confidence, min_confidence: float) -> np.ndarray:
+    """Crop centres for the next refinement pass of one frame (K×3 mm, float64).
+
+    Hand k moves to the joint mean of its pose ``joints_mm[k]`` (K×J×3 mm) when that mean is
+    finite and ``confidence[k]`` (K) is at least ``min_confidence``; otherwise it keeps
+    ``centres_mm[k]``. The pipeline uses ``TrackerConfig.min_refine_confidence``, and so does the
+    evaluation's localiser protocol.
+    """
+    c = np.asarray(centres_mm, dtype=np.float64).reshape(-1, 3)
+    mean = joint_mean(joints_mm).reshape(-1, 3)
+    ok = np.isfinite(mean).all(axis=1) & (np.asarray(confidence).reshape(-1) >= min_confidence)
+    return np.where(ok[:, None], mean, c)
 
 
 def linear_assignment(cost: Sequence[Sequence[float]]) -> list[int]:
@@ -250,6 +292,14 @@ class HandTracker:
 
     def confirmed_tracks(self) -> list[Track]:
         return [t for t in self._tracks if t.confirmed]
+
+    def published_tracks(self) -> list[Track]:
+        """The tracks to report after this frame's :meth:`update_from_pose` calls, by id:
+        confirmed and either matched to a detection in the latest :meth:`update`, or coasting
+        with a last pose confidence of at least ``min_coast_confidence``."""
+        m = self.config.min_coast_confidence
+        return [t for t in self._tracks
+                if t.confirmed and (t.matched or (t.confidence is not None and t.confidence >= m))]
 
     def get(self, track_id: int) -> Track | None:
         for t in self._tracks:
@@ -366,9 +416,9 @@ class HandTracker:
         t = self.get(track_id)
         if t is None:
             return False
-        j = np.asarray(joints_mm, dtype=np.float64).reshape(-1, 3)
-        ok = np.isfinite(j).all(axis=1)
-        centre = j[ok].mean(axis=0) if ok.any() else None
+        centre = joint_mean(np.asarray(joints_mm, dtype=np.float64).reshape(-1, 3))
+        if not np.isfinite(centre).all():
+            centre = None
         conf = float(confidence) if confidence is not None and np.isfinite(confidence) else 0.0
         t.confidence = conf
         good = (

@@ -70,8 +70,9 @@ def test_localizer_protocol_refinement_recentres_on_the_predicted_joint_mean():
     r0 = evaluate_localizer(Recorder(), cfg, ecfg)
     n0 = len(calls)
     calls.clear()
+    # min_refine_confidence 0: every pose is re-cropped (the random network's confidence is low)
     r1 = evaluate_localizer(Recorder(), cfg, EvalConfig(num_frames=4, width=160, height=120, batch_frames=2,
-                                                        refine_iterations=1))
+                                                        refine_iterations=1, min_refine_confidence=0.0))
     assert n0 > 0 and len(calls) == 2 * n0  # two passes per frame with matched hands
     assert r1["refine_iterations"] == 1 and r0["refine_iterations"] == 0
     assert r1["matched"] == r0["matched"]  # matching is on the localiser's centres, before refinement
@@ -82,3 +83,11 @@ def test_localizer_protocol_refinement_recentres_on_the_predicted_joint_mean():
         expected = xyz_nl_to_mm(final.double(), c1.double(), cube.double()).mean(dim=1)
         assert torch.allclose(c2.double(), expected, atol=1e-2), (c2, expected)
         assert (c2.double() - c1.double()).abs().max() > 1e-3  # it really moved (by the prediction)
+
+    # the node's confidence gate: poses less confident than min_refine_confidence keep their crop
+    calls.clear()
+    evaluate_localizer(Recorder(), cfg, EvalConfig(num_frames=4, width=160, height=120, batch_frames=2,
+                                                   refine_iterations=1, min_refine_confidence=1.0))
+    assert len(calls) == 2 * n0
+    for (c1, _, _), (c2, _, _) in zip(calls[0::2], calls[1::2]):
+        assert torch.equal(c1, c2)

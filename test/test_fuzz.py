@@ -76,10 +76,12 @@ def infos(draw):
 
 @pytest.fixture(scope="module")
 def pipeline():
+    from kpfusion_ros.localization import LocalizerConfig
     from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
 
-    # min_range 0.05 so that fuzzed depth values of a few hundred mm are searched for hands
-    return HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu", min_range_m=0.05))
+    # min_range 50 mm so that fuzzed depth values of a few hundred mm are searched for hands
+    return HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu",
+                                           localizer=LocalizerConfig(min_range_mm=50.0)))
 
 
 _stamp = iter(range(1, 10**9))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kpfusion_ros.localization import HandCandidate, HandLocalizer, LocalizerConfig, localize_hands, refine_center
+from kpfusion_ros.localization import HandCandidate, HandLocalizer, LocalizerConfig, localize_hands
 
 CAM_VGA = (600.0, 600.0, 319.5, 239.5, 640, 480)
 CAM_HD = (900.0, 900.0, 639.5, 359.5, 1280, 720)
@@ -251,14 +251,6 @@ def test_single_hand_anywhere(fx_, fy_, z):
     cands = localize_hands(depth, K(cam), GEOMETRY)
     assert len(cands) == 1
     assert np.linalg.norm(cands[0].centre_mm - front_centroid(cam, depth, owner == 0)) < 4.0
-
-
-def test_refine_center():
-    j = np.random.default_rng(0).normal(size=(21, 3)) * 30 + np.array([10.0, -20.0, 600.0])
-    assert np.allclose(refine_center(j), j.mean(axis=0))
-    j[3] = np.nan
-    assert np.allclose(refine_center(j), np.delete(j, 3, axis=0).mean(axis=0))
-    assert np.isnan(refine_center(np.full((21, 3), np.nan))).all()
 
 
 def test_random_planes_give_no_false_positives():

@@ -9,7 +9,7 @@ import torch
 from kpfusion_ros.checkpoint import (AuthorsCheckpointError, CheckpointError, import_authors_checkpoint,
                                      load_checkpoint, official_key, official_key_map, save_checkpoint)
 from kpfusion_ros.model import build_model, preset
-from kpfusion_ros.model.synthetic import synthetic_inputs
+from kpfusion_ros.model.example_inputs import example_inputs
 from kpfusion_ros.tools import import_checkpoint as cli
 
 TSV = Path("/work/shared/spec/official_state_dict_keys.tsv")
@@ -87,7 +87,7 @@ def test_import_puts_every_used_key_in_place(authors_sd):
     assert not any(".decoder.3." in k and "norm1" not in k for k in unused)
     assert not model.training
     with torch.no_grad():
-        out = model(**synthetic_inputs(preset("official"), 1))
+        out = model(**example_inputs(preset("official"), 1))
     assert torch.isfinite(out.final).all()
 
 

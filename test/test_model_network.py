@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kpfusion_ros.model import KPFusionOutput, build_model, count_parameters, preset
-from kpfusion_ros.model.synthetic import synthetic_inputs
+from kpfusion_ros.model.example_inputs import example_inputs
 
 J = 21
 
@@ -15,7 +15,7 @@ def _run(cfg, batch=2, seed=0, train=False):
     torch.manual_seed(seed)
     m = build_model(cfg)
     m.train(train)
-    return m, m(**synthetic_inputs(cfg, batch, seed=1))
+    return m, m(**example_inputs(cfg, batch, seed=1))
 
 
 @pytest.mark.parametrize("name,stages", [("official_1stage", 1), ("official", 2), ("official_3stage", 3), ("lite", 1)])
@@ -32,7 +32,7 @@ def test_kpfusion_shapes(name, stages):
     assert ((out.whm[0] >= 0) & (out.whm[0] <= 1)).all()  # sigmoid (saturates at init, as the authors)
     assert out.initial.shape == out.initial_uvd.shape == (2, J, 3)
     assert out.final is out.poses[-1]
-    uvd = m.decode_map(out.maps[1], synthetic_inputs(cfg, 2, seed=1)["depth"])
+    uvd = m.decode_map(out.maps[1], example_inputs(cfg, 2, seed=1)["depth"])
     assert uvd.shape == (2, J, 3)
 
 
@@ -79,7 +79,7 @@ def test_gradients_reach_every_used_parameter(name):
     cfg = preset(name) if name != "dense_fusion" else preset("lite", arch="dense_fusion")
     torch.manual_seed(0)
     m = build_model(cfg).train()
-    x = synthetic_inputs(cfg, 2, seed=1)
+    x = example_inputs(cfg, 2, seed=1)
     out = m(**x)
     _loss(m, out, x).backward()
     unused = set(m.unused_parameter_names())
@@ -95,7 +95,7 @@ def test_detach_pattern_stages_do_not_backprop_into_depth_awr_pose():
     cfg = preset("lite", num_points=128)
     torch.manual_seed(0)
     m = build_model(cfg).train()
-    out = m(**synthetic_inputs(cfg, 2, seed=1))
+    out = m(**example_inputs(cfg, 2, seed=1))
     out.poses[-1].sum().backward()
     assert m.backbone_d.finals[0].weight.grad is None or m.backbone_d.finals[0].weight.grad.abs().sum() == 0
     assert m.backbone_d.finals[2].weight.grad is None or m.backbone_d.finals[2].weight.grad.abs().sum() == 0

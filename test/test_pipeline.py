@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from kpfusion_ros.camera import CameraIntrinsics
 from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig, load_model, resolve_device
+from kpfusion_ros.preprocessing import CropConfig
+from kpfusion_ros.tracking import TrackerConfig
 
 
 def _frame(num_hands=2, seed=4, index=0):
@@ -93,3 +97,61 @@ def test_no_depth_no_hands(pipeline):
     for i in range(4):
         r = pipeline.process(f.color, np.zeros(f.depth.shape, np.float32), tuple(f.cam), stamp=float(i))
         assert r.hands == [] and r.detections == 0
+
+
+def test_a_3x3_camera_matrix_works_like_fx_fy_cx_cy(pipeline):
+    f = _frame(num_hands=1, seed=9)
+    fx, fy, cx, cy = (float(v) for v in f.cam)
+    forms = [(fx, fy, cx, cy), CameraIntrinsics(fx, fy, cx, cy).matrix()]  # the 3×3 K once failed in the crop
+    outs = []
+    for cam in forms:
+        pipeline.reset()
+        for i in range(3):
+            r = pipeline.process(f.color, f.depth.astype(np.float32), cam, stamp=float(i))
+        assert len(r.hands) == 1
+        outs.append(r.hands[0].joints_m)
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_lower_layers_take_their_config_whole():
+    loc = LocalizerConfig(max_hands=4, min_range_mm=100.0, max_range_mm=2000.0, min_score=0.3)
+    trk = TrackerConfig(min_hits=1, min_coast_confidence=0.5)
+    p = HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu", localizer=loc, tracker=trk, cube_mm=280.0))
+    assert p.localizer.config == loc and p.tracker.config == trk
+    assert p.crop_cfg.cube_mm == (280.0, 280.0, 280.0) and p.crop_cfg == CropConfig.for_model(p.model_cfg, 280.0)
+    loc2 = LocalizerConfig(max_hands=3)
+    p.apply_config(PipelineConfig(model_path="random:lite", device="cpu", localizer=loc2))
+    assert p.localizer.config == loc2 and p.tracker.config == TrackerConfig()
+
+
+def test_node_parameters_default_to_the_core_defaults_and_convert_metres_once():
+    from kpfusion_ros.node_config import NodeConfig, pipeline_config
+
+    assert pipeline_config(NodeConfig()) == PipelineConfig()
+    p = pipeline_config(NodeConfig(max_hands=3, min_range=0.3, max_range=1.5, cube_size=0.28, min_hand_score=0.2,
+                                   max_hand_speed=0.5, refine_iterations=2, min_refine_confidence=0.1,
+                                   min_pose_confidence=0.4, min_coast_confidence=0.6))
+    assert (p.localizer.max_hands, p.localizer.min_range_mm, p.localizer.max_range_mm, p.localizer.min_score) == \
+        (3, 300.0, 1500.0, 0.2)
+    assert p.cube_mm == 280.0 and p.refine_iterations == 2
+    t = p.tracker
+    assert (t.gate_speed_mm_s, t.min_refine_confidence, t.min_pose_confidence, t.min_coast_confidence) == \
+        (500.0, 0.1, 0.4, 0.6)
+
+
+def test_random_weights_leave_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    m1, _, _ = load_model("random:lite", torch.device("cpu"))
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.rand(5)  # a different global state: still the same weights
+    m2, _, _ = load_model("random:lite", torch.device("cpu"))
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_model_given_in_code_needs_its_config():
+    m, cfg, _ = load_model("random:lite", torch.device("cpu"))
+    with pytest.raises(ValueError, match="model_cfg"):
+        HandPosePipeline(PipelineConfig(device="cpu"), model=m)
+    assert HandPosePipeline(PipelineConfig(device="cpu"), model=m, model_cfg=cfg).crop_cfg.num_points == cfg.num_points

@@ -1,8 +1,10 @@
 """Tests of the RGB-D crop, depth normalisation, point sampling and inverse mapping
-(reference §3, §5). The batched torch crop is checked pixel-for-pixel against the plain
-numpy/cv2 oracle :func:`reference_crop`, which itself calls ``cv2.resize``."""
+(reference §3). The batched torch crop is checked pixel-for-pixel against the plain
+numpy/cv2 oracle ``helpers/reference_crop.py``, which itself calls ``cv2.resize``."""
 
 import math
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,9 +13,7 @@ import torch
 
 from kpfusion_ros.geometry import mirror_points_mm, project, uvd_nl_to_xyz_nl, xyz_nl_to_uvd_nl
 from kpfusion_ros.preprocessing import (
-    CenterConfig,
     CropConfig,
-    center_from_bbox,
     crop_bounds,
     crop_geometry,
     crop_hands,
@@ -23,9 +23,11 @@ from kpfusion_ros.preprocessing import (
     nearest_indices,
     normalize_depth,
     predictions_to_camera,
-    reference_crop,
     sample_points,
 )
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from reference_crop import reference_crop  # noqa: E402
 
 H, W = 480, 640
 CAM = np.array([615.0, 612.0, 318.5, 243.25])
@@ -348,26 +350,6 @@ def test_labels_and_predictions_round_trip_with_mirroring():
     assert (uv - project(jt, camt)).abs().max() < 1e-6  # px, real (un-mirrored) image
 
 
-def test_center_from_bbox_demo_rule():
-    depth = np.full((H, W), 2000.0, np.float32)
-    depth[100:110, 200:220] = 600.0  # 10×20 block inside the box
-    depth[100, 200] = 100.0  # below 171 mm: does not vote
-    bbox = (195.7, 95.2, 40.0, 30.0)  # → pixels [195, 235) × [95, 125)
-    uvd, xyz = center_from_bbox(depth, bbox, CAM)
-    ws, hs = 40, 30
-    xs = np.linspace(0, ws, ws)[5:25]
-    ys = np.linspace(0, hs, hs)[5:15]
-    votes = np.ones((10, 20), bool)
-    votes[0, 0] = False
-    yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    assert np.allclose(uvd, [xx[votes].mean() + 195.7, yy[votes].mean() + 95.2, 600.0])
-    assert np.allclose(xyz, _lift(*uvd))
-    uvd2, _ = center_from_bbox(depth, bbox, CAM, CenterConfig(linspace_quirk=False))
-    assert np.allclose(uvd2[:2], [195.7 + (5 + 24) / 2, 95.2 + (5 + 14) / 2], atol=0.1)
-    uvd3, xyz3 = center_from_bbox(np.zeros((H, W)), bbox, CAM)  # nothing votes → fallback
-    assert np.allclose(uvd3, [195.7, 95.2, 300.0])
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     color, depth = _frame(5)
@@ -380,3 +362,29 @@ def test_cuda_matches_cpu():
     pa, ma = depth_to_points(a.depth[:, 0], a.center, a.M, a.cube, a.cam)
     pb, mb = depth_to_points(b.depth[:, 0], b.center, b.M, b.cube, b.cam)
     assert torch.equal(ma, mb.cpu()) and torch.allclose(pa[ma], pb[mb].cpu(), atol=1e-5)
+
+
+def test_crop_config_for_model_follows_the_model():
+    from dataclasses import replace
+
+    from kpfusion_ros.model import preset
+    from kpfusion_ros.preprocessing import CUBE_MM
+
+    lite = preset("lite")
+    c = CropConfig.for_model(lite)
+    assert (c.crop_size, c.num_points, c.bgr, c.cube_mm) == (lite.crop_size, lite.num_points, True, (CUBE_MM,) * 3)
+    assert CropConfig.for_model(lite, 280).cube_mm == (280.0, 280.0, 280.0)
+    assert CropConfig.for_model(lite, (250, 260, 270), clamp_points=True).clamp_points
+    assert not CropConfig.for_model(replace(lite, rgb_input="rgb01")).bgr
+    with pytest.raises(ValueError, match="rgb_input"):
+        CropConfig.for_model(replace(lite, rgb_input="hsv"))
+
+
+def test_crop_accepts_a_3x3_camera_matrix():
+    from kpfusion_ros.camera import CameraIntrinsics
+
+    color, depth = _frame(2)
+    a = crop_hands(color, depth, CENTERS, CAM, generator=torch.Generator().manual_seed(0))
+    b = crop_hands(color, depth, CENTERS, CameraIntrinsics.of(CAM).matrix(), generator=torch.Generator().manual_seed(0))
+    for x, y in zip(a.network_inputs(), b.network_inputs()):
+        assert torch.equal(x, y)

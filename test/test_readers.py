@@ -131,6 +131,20 @@ def test_dexycb_json_reads_known_frames(dex_json):
         ds[-3]
 
 
+def test_dataset_reader_by_name(dex_json):
+    from kpfusion_ros.data.datasets import DATASETS, dataset_reader
+
+    root, _ = dex_json
+    assert dataset_reader("synthetic", "") is None
+    ds = dataset_reader("dexycb", str(root), split="test", setup="s0")
+    assert isinstance(ds, DexYCBJson) and len(ds) == 2
+    assert set(DATASETS) >= {"synthetic", "dexycb", "dexycb-toolkit", "ho3d"}
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        dataset_reader("nope", str(root))
+    with pytest.raises(ValueError, match="ho3d needs a data root"):
+        dataset_reader("ho3d", "")
+
+
 def test_dexycb_json_errors(dex_json, tmp_path):
     root, truth = dex_json
     with pytest.raises(FileNotFoundError, match="DEX_YCB_s1_test_data.json"):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from kpfusion_ros.localization import HandCandidate
-from kpfusion_ros.tracking import HandTracker, Track, TrackerConfig, linear_assignment
+from kpfusion_ros.tracking import HandTracker, Track, TrackerConfig, joint_mean, linear_assignment, refine_centres
 
 
 def det(x, y=0.0, z=600.0, bbox=(10, 20, 30, 40)):
@@ -180,6 +180,55 @@ def test_low_confidence_drops_track():
         assert tr.update_from_pose(1, joints, 0.05)
     assert not tr.update_from_pose(1, joints, 0.05)  # third bad pose in a row
     assert tr.tracks == [] and tr.update([], 0.1) == []
+
+
+def test_joint_mean_ignores_non_finite_joints():
+    rng = np.random.default_rng(0)
+    j = rng.normal(size=(21, 3)) * 30 + np.array([10.0, -20.0, 600.0])
+    assert np.allclose(joint_mean(j), j.mean(axis=0))
+    j[3, 1] = np.nan  # one bad coordinate drops the whole joint
+    assert np.allclose(joint_mean(j), np.delete(j, 3, axis=0).mean(axis=0))
+    assert np.isnan(joint_mean(np.full((21, 3), np.nan))).all()
+    # batched: K×J×3 → K×3, each pose on its own
+    batch = np.stack([j, np.full((21, 3), np.inf), j + 5.0])
+    m = joint_mean(batch)
+    assert m.shape == (3, 3) and np.allclose(m[0], joint_mean(j)) and np.allclose(m[2], joint_mean(j) + 5.0)
+    assert np.isnan(m[1]).all()
+
+
+def test_refine_centres_moves_only_confident_poses_with_a_finite_mean():
+    centres = np.array([[0.0, 0.0, 500.0], [100.0, 0.0, 500.0], [200.0, 0.0, 500.0]])
+    joints = np.stack([np.tile(c + [5.0, -3.0, 20.0], (21, 1)) for c in centres])
+    joints[2] = np.nan
+    conf = np.array([0.5, 0.1, 0.9], np.float32)
+    out = refine_centres(centres, joints, conf, min_confidence=0.2)
+    assert np.allclose(out[0], centres[0] + [5.0, -3.0, 20.0])  # confident: at its joint mean
+    assert np.array_equal(out[1], centres[1])  # below the threshold: keeps its crop
+    assert np.array_equal(out[2], centres[2])  # no finite joint: keeps its crop
+    assert np.allclose(refine_centres(centres, joints, conf, min_confidence=0.0)[1], centres[1] + [5.0, -3.0, 20.0])
+    # the threshold is inclusive
+    assert np.allclose(refine_centres(centres, joints, conf, min_confidence=0.5)[0], out[0])
+
+
+def test_published_tracks_are_confirmed_and_coasting_ones_need_confidence():
+    tr = HandTracker(TrackerConfig(min_hits=2, min_coast_confidence=0.4))
+    tr.update([det(0.0), det(300.0)], 0.0)
+    assert tr.published_tracks() == []  # tentative
+    tr.update([det(0.0), det(300.0)], 0.1)
+    tr.update_from_pose(1, np.tile([0.0, 0.0, 600.0], (21, 1)), 0.1)  # matched: published at any confidence
+    tr.update_from_pose(2, np.tile([300.0, 0.0, 600.0], (21, 1)), 0.9)
+    assert ids(tr.published_tracks()) == [1, 2]
+    tr.update([], 0.2)  # both coast: only the confident pose is reported
+    tr.update_from_pose(1, np.tile([0.0, 0.0, 600.0], (21, 1)), 0.39)
+    tr.update_from_pose(2, np.tile([300.0, 0.0, 600.0], (21, 1)), 0.4)
+    assert ids(tr.published_tracks()) == [2]
+    assert ids(tr.confirmed_tracks()) == [1, 2]
+
+
+def test_confidence_thresholds_are_checked():
+    for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence"):
+        with pytest.raises(ValueError, match=name):
+            TrackerConfig(**{name: 1.5})
 
 
 def test_duplicates_merge_and_max_tracks():

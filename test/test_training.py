@@ -5,6 +5,7 @@ import os
 
 import torch
 
+from kpfusion_ros.model import build_model
 from kpfusion_ros.preprocessing import CropConfig
 from kpfusion_ros.training import TrainConfig, Trainer, smooth_l1
 from kpfusion_ros.training.augment import rotate_crops
@@ -74,3 +75,27 @@ def test_depth_only_gets_only_its_losses(tmp_path):
     tr.fit()
     keys = set(tr.history[-1])
     assert "map.depth" in keys and not any(k.startswith(("pose.", "whm.", "map.rgb")) for k in keys)
+
+
+def test_trainer_leaves_global_random_state_and_tf32_alone(tmp_path):
+    from kpfusion_ros.training.trainer import allow_tf32
+
+    torch.manual_seed(77)
+    before = torch.get_rng_state()
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    cfg = TrainConfig(preset="official", overrides=TINY, data=DATA, steps=1, log_every=1, init_seed=3)
+    a = Trainer(cfg, str(tmp_path / "a"), progress=False)
+    row_a = a.train_step(0)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
+    # the weights are the init_seed's, whatever the global state was
+    torch.rand(10)
+    b = Trainer(cfg, str(tmp_path / "b"), progress=False)
+    torch.manual_seed(3)
+    ref = build_model(cfg.model_config())
+    for p, q in zip(b.model.state_dict().values(), ref.state_dict().values()):
+        assert torch.equal(p, q)
+    assert b.train_step(0) == row_a  # dropout draws from the trainer's own state too
+    with allow_tf32(True):
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags

@@ -1,33 +1,29 @@
-"""Command-line selection of a real dataset reader, shared by kpfusion-train and kpfusion-eval."""
+"""The real-dataset readers by name: which exist, and opening one (shared by training and evaluation)."""
 
 from __future__ import annotations
 
-import argparse
-
-CHOICES = ("synthetic", "dexycb", "dexycb-toolkit", "ho3d")
-
-
-def add_dataset_arguments(p: argparse.ArgumentParser, default_split: str = "test") -> None:
-    p.add_argument("--dataset", default="synthetic", choices=CHOICES,
-                   help="synthetic (rendered on the fly), or a real dataset under --data-root: dexycb (the "
-                        "authors' annotation JSON), dexycb-toolkit (the native layout), ho3d (v2/v3)")
-    p.add_argument("--data-root", default="", help="dataset root for --dataset dexycb/dexycb-toolkit/ho3d")
-    p.add_argument("--split", default=default_split, help="dataset split (dexycb: train/test; ho3d: train/evaluation)")
-    p.add_argument("--setup", default="s0", help="DexYCB setup s0..s3 (--dataset dexycb)")
-    p.add_argument("--ho3d-version", default="v3", choices=["v2", "v3"])
+#: Dataset names: ``synthetic`` (rendered on the fly: no reader) and the real-dataset readers.
+DATASETS = ("synthetic", "dexycb", "dexycb-toolkit", "ho3d")
 
 
-def open_dataset(args):
-    """The reader selected by :func:`add_dataset_arguments` (None for synthetic frames)."""
-    if args.dataset == "synthetic":
+def dataset_reader(name: str, data_root: str, *, split: str = "test", setup: str = "s0",
+                   ho3d_version: str = "v3"):
+    """The reader of dataset ``name`` under ``data_root`` (None for ``synthetic``).
+
+    ``split``: dexycb train/test, ho3d train/evaluation; ``setup``: DexYCB s0..s3 (``dexycb``);
+    ``ho3d_version``: v2 or v3. Raises ValueError for an unknown name or a missing root.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; one of {list(DATASETS)}")
+    if name == "synthetic":
         return None
-    if not args.data_root:
-        raise SystemExit(f"--dataset {args.dataset} needs --data-root")
-    if args.dataset == "dexycb":
+    if not data_root:
+        raise ValueError(f"dataset {name} needs a data root")
+    if name == "dexycb":
         from kpfusion_ros.data.dexycb import DexYCBJson
-        return DexYCBJson(args.data_root, setup=args.setup, split=args.split)
-    if args.dataset == "dexycb-toolkit":
+        return DexYCBJson(data_root, setup=setup, split=split)
+    if name == "dexycb-toolkit":
         from kpfusion_ros.data.dexycb import DexYCBToolkit
-        return DexYCBToolkit(args.data_root)
+        return DexYCBToolkit(data_root)
     from kpfusion_ros.data.ho3d import HO3D
-    return HO3D(args.data_root, split=args.split, version=args.ho3d_version)
+    return HO3D(data_root, split=split, version=ho3d_version)

@@ -28,11 +28,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import cv2
 import numpy as np
-
-try:  # a Dataset subclass when torch is there (it always is in this package)
-    from torch.utils.data import Dataset as _Dataset
-except ImportError:  # pragma: no cover
-    _Dataset = object  # type: ignore[assignment,misc]
+from torch.utils.data import Dataset as _Dataset
 
 from ..joints import DEXYCB_TO_OURS, NUM_JOINTS
 from .synthetic.generator import HandFrame

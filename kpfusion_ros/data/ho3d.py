@@ -32,6 +32,7 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
+from ..camera import CameraIntrinsics
 from ..joints import HO3D_TO_OURS, NUM_JOINTS, OURS_TO_HO3D
 from .dexycb import _SampleList, _field, _need, make_frame, read_color_rgb
 from .synthetic.generator import HandFrame
@@ -189,10 +190,9 @@ class HO3D(_SampleList):
         meta = load_meta(mpath)
         K = _field(meta, "camMat", str(mpath))
         try:
-            K = np.asarray(K, dtype=np.float64).reshape(3, 3)
+            cam = CameraIntrinsics.of(np.asarray(K, dtype=np.float64).reshape(3, 3)).as_tuple()
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{mpath}: field 'camMat' must be a 3×3 matrix") from e
-        cam = (K[0, 0], K[1, 1], K[0, 2], K[1, 2])
+            raise ValueError(f"{mpath}: field 'camMat' must be a 3×3 camera matrix ({e})") from e
         j = self._hand_joints(mpath, meta)
         if j is not None:
             joints = ho3d_to_ours_mm(j)

@@ -9,8 +9,10 @@
   through the network, and every GT hand is matched to the nearest unused candidate centre
   (greedy by distance, ≤ ``match_mm``). Unmatched GT hands are misses (reported, not in the
   error means); unmatched candidates are false positives. With ``refine_iterations`` > 0 the
-  hands are re-cropped at their predicted joint mean and run again, as the node does (without
-  the node's confidence gate and tracker: every frame stands alone).
+  hands are re-cropped at their predicted joint mean and run again, as the node does: the
+  same confidence (:func:`~kpfusion_ros.pipeline.pose_confidence`) and the same re-centring
+  rule (:func:`~kpfusion_ros.tracking.refine_centres` with ``min_refine_confidence``). There
+  is no tracker here: every frame stands alone.
 
 Errors are computed in the real camera frame in mm (predictions un-mirrored with
 :func:`~kpfusion_ros.preprocessing.predictions_to_camera`) for every supervised pose
@@ -25,9 +27,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..camera import CameraIntrinsics
 from ..data.synthetic import SyntheticConfig, render_batch
 from ..localization import HandLocalizer, LocalizerConfig
-from ..preprocessing import CropConfig, crop_hands, predictions_to_camera
+from ..pipeline import PipelineConfig, pose_confidence
+from ..preprocessing import CUBE_MM, CropConfig, crop_hands, predictions_to_camera
+from ..tracking import TrackerConfig, refine_centres
 from ..training.data import make_hand_batch
 from .metrics import summarize
 
@@ -41,28 +46,30 @@ class EvalConfig:
     width: int = 640
     height: int = 480
     batch_frames: int = 8
-    cube_mm: float = 250.0
+    cube_mm: float = CUBE_MM
     device: str = "cpu"
     match_mm: float = 80.0
     point_seed: int = 0
     clean: bool = False
     localizer: dict = field(default_factory=dict)  # LocalizerConfig overrides
     #: localizer protocol: re-crop around the predicted joint mean and run again this many times
-    #: (the node's ``refine_iterations``; 0 = the localiser's centre only)
+    #: (the node's ``refine_iterations``; 0 = the localiser's centre only) ...
     refine_iterations: int = 0
+    #: ... for the poses at least this confident (the node's ``min_refine_confidence``)
+    min_refine_confidence: float = TrackerConfig.min_refine_confidence
     dataset: object = None  # a reader (DexYCBJson, DexYCBToolkit, HO3D); None = synthetic frames
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
 
 
-def _crop_cfg(model_cfg, cube_mm: float) -> CropConfig:
-    return CropConfig(crop_size=model_cfg.crop_size, num_points=model_cfg.num_points, cube_mm=(cube_mm,) * 3,
-                      bgr=model_cfg.rgb_input.startswith("bgr"))
-
-
-def _pose_list(out) -> list[tuple[str, torch.Tensor]]:
-    return [("initial", out.initial)] + list(zip(out.pose_names, out.poses))
+def _collect(preds: dict, out, crops) -> str:
+    """Append every supervised pose of ``out`` (camera mm) to ``preds`` by name; returns the last name."""
+    name = "initial"
+    for name, pose in [("initial", out.initial)] + list(zip(out.pose_names, out.poses)):
+        m, _ = predictions_to_camera(pose.float(), crops)
+        preds.setdefault(name, []).append((m * 1000.0).cpu())
+    return name
 
 
 def _iter_chunks(cfg: EvalConfig, progress: bool, desc: str):
@@ -82,14 +89,19 @@ def _iter_chunks(cfg: EvalConfig, progress: bool, desc: str):
         yield render_batch(cfg.seed, range(s, min(s + cfg.batch_frames, cfg.num_frames)), syn, cfg.device)
 
 
-def _result(preds: dict, gts: list, final_name: str, extra: dict | None = None) -> dict:
+def _result(preds: dict, gts: list, final_name: str, right: list, left_name: str, extra: dict) -> dict:
+    """Summaries of every pose, of the final one, and of the final one per hand side (``left_name``)."""
     gt = torch.cat(gts) if gts else torch.zeros(0, 21, 3)
     res = {"poses": {n: summarize(torch.cat(p) if p else torch.zeros(0, 21, 3), gt) for n, p in preds.items()},
            "final_pose": final_name}
     res["final"] = {k: res["poses"][final_name][k] for k in ("count", "mpjpe_mm", "pa_mpjpe_mm", "auc_0_50")} \
         if final_name in res["poses"] else {}
-    if extra:
-        res.update(extra)
+    res.update(extra)
+    if right:
+        r = torch.cat(right).bool()
+        fp = torch.cat(preds[final_name])
+        res["final_by_hand"] = {side: summarize(fp[sel], gt[sel])["mpjpe_mm"]
+                                for side, sel in (("right", r), (left_name, ~r))}
     return res
 
 
@@ -98,7 +110,7 @@ def evaluate_gt_crops(model, model_cfg, cfg: EvalConfig, progress: bool = False)
     """Paper protocol (GT joint-mean centred crops)."""
     model.eval()
     dev = torch.device(cfg.device)
-    crop_cfg = _crop_cfg(model_cfg, cfg.cube_mm)
+    crop_cfg = CropConfig.for_model(model_cfg, cube_mm=cfg.cube_mm)
     g = torch.Generator().manual_seed(cfg.point_seed)
     preds: dict[str, list] = {}
     gts, right = [], []
@@ -107,21 +119,10 @@ def evaluate_gt_crops(model, model_cfg, cfg: EvalConfig, progress: bool = False)
         if not bool(frames.hand_valid.any()):
             continue
         hb = make_hand_batch(frames, crop_cfg, g, augment=False, cube_mm=cfg.cube_mm, device=dev)
-        out = model(*hb.inputs())
-        for name, pose in _pose_list(out):
-            m, _ = predictions_to_camera(pose.float(), hb.crops)
-            preds.setdefault(name, []).append((m * 1000.0).cpu())
-            final = name
+        final = _collect(preds, model(*hb.inputs()), hb.crops)
         gts.append(hb.joints_mm.float().cpu())
         right.append(hb.is_right.cpu())
-    res = _result(preds, gts, final, {"protocol": "gt_crops"})
-    if right:
-        r = torch.cat(right)
-        gt = torch.cat(gts)
-        fp = torch.cat(preds[final])
-        res["final_by_hand"] = {side: summarize(fp[sel], gt[sel])["mpjpe_mm"]
-                                for side, sel in (("right", r), ("left_mirrored", ~r))}
-    return res
+    return _result(preds, gts, final, right, "left_mirrored", {"protocol": "gt_crops"})
 
 
 @torch.no_grad()
@@ -129,7 +130,7 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
     """Real-use protocol (full-frame localiser crops, matched to GT hands by centre distance)."""
     model.eval()
     dev = torch.device(cfg.device)
-    crop_cfg = _crop_cfg(model_cfg, cfg.cube_mm)
+    crop_cfg = CropConfig.for_model(model_cfg, cube_mm=cfg.cube_mm)
     loc = HandLocalizer(LocalizerConfig(**cfg.localizer))
     g = torch.Generator().manual_seed(cfg.point_seed)
     preds: dict[str, list] = {}
@@ -144,7 +145,8 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
             gt_j = frames.joints_mm[b][torch.from_numpy(hv).to(frames.joints_mm.device)].float().cpu()
             gt_c = gt_j.mean(1).numpy()
             n_gt += len(gt_c)
-            cands = loc.localize(depth_np[b], cams[b])
+            cam = CameraIntrinsics.of(cams[b])
+            cands = loc.localize(depth_np[b], cam)
             n_det += len(cands)
             if not cands:
                 continue
@@ -167,17 +169,15 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
             ci = [p[1] for p in pairs]
             centres = cc[ci]
             for it in range(1 + max(0, int(cfg.refine_iterations))):
-                batch = crop_hands(frames.color[b], frames.depth[b], centres, cams[b], crop_cfg, generator=g,
+                batch = crop_hands(frames.color[b], frames.depth[b], centres, cam, crop_cfg, generator=g,
                                    color_order="rgb", device=dev)
                 out = model(*batch.network_inputs())
                 if it < cfg.refine_iterations:  # as HandPosePipeline: re-centre on the predicted joint mean
                     fin, _ = predictions_to_camera(out.final.float(), batch)
-                    mean = (fin * 1000.0).mean(dim=1).double().cpu().numpy()
-                    centres = np.where(np.isfinite(mean).all(axis=1, keepdims=True), mean, centres)
-            for name, pose in _pose_list(out):
-                m, _ = predictions_to_camera(pose.float(), batch)
-                preds.setdefault(name, []).append((m * 1000.0).cpu())
-                final = name
+                    _, conf = pose_confidence(out, batch, PipelineConfig.confidence_scale_mm)
+                    centres = refine_centres(centres, fin.double().cpu().numpy() * 1000.0, conf.cpu().numpy(),
+                                             cfg.min_refine_confidence)
+            final = _collect(preds, out, batch)
             gts.append(gt_j[gi])
             right.append(frames.is_right[b].cpu()[torch.from_numpy(hv)][gi])
             centre_err.append(D[gi, ci])
@@ -186,14 +186,7 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
              "detections": n_det, "false_positives": n_fp, "match_mm": cfg.match_mm,
              "miss_rate": (n_gt - n_match) / max(n_gt, 1),
              "centre_error_mm": float(np.concatenate(centre_err).mean()) if centre_err else float("nan")}
-    res = _result(preds, gts, final, extra)
-    if right:
-        r = torch.cat(right).bool()
-        gt = torch.cat(gts)
-        fp = torch.cat(preds[final])
-        res["final_by_hand"] = {side: summarize(fp[sel], gt[sel])["mpjpe_mm"]
-                                for side, sel in (("right", r), ("left_unmirrored", ~r))}
-    return res
+    return _result(preds, gts, final, right, "left_unmirrored", extra)
 
 
 def evaluate_model(model, model_cfg, cfg: EvalConfig, protocols=("gt_crops", "localizer"),

@@ -15,9 +15,6 @@
 
 from __future__ import annotations
 
-import math
-
-import torch
 import torch.nn as nn
 
 from .awr import decode_awr

@@ -24,7 +24,7 @@ Quirk switches (reference §7), all ``True`` in ``official``:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 ARCHS = ("kpfusion", "depth_only", "rgb_only", "dense_fusion")
@@ -138,8 +138,9 @@ def _fixed() -> ModelConfig:
 
 
 def _lite() -> ModelConfig:
-    """CPU/embedded size: narrow trunk (1/2.67 width), 64-d features, N=512, 32 FA samples,
-    1 stage, paper geometry (no quirks); ≈ 3.9 M params, ≈ 7.8 MB in fp16."""
+    """CPU/embedded size: narrow trunk (3/8 of the width), 64-d features, N=512, 32 FA samples,
+    1 stage, paper geometry (no quirks). Its parameters, FLOPs and latency: ``kpfusion-bench-model``,
+    committed in ``benchmarks/model_cpu.json``."""
     return dataclasses.replace(
         ModelConfig(), trunk_widths=(24, 48, 96, 192), feature_dim=64, num_points=512,
         fa_samples=32, num_stages=1, tr_layers=2, tr_ffn=128, cross_layers=1,

@@ -20,7 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..model import build_model, count_parameters, preset
-from ..model.synthetic import synthetic_inputs
+from ..model.example_inputs import example_inputs
 
 DEFAULT_MODELS = ["official", "official_1stage", "lite", "depth_only", "dense_fusion"]
 
@@ -37,14 +37,14 @@ def bench_one(name: str, device: torch.device, batches, iters: int, warmup: int)
     res = {"config": name, "arch": cfg.arch, "num_stages": cfg.num_stages if cfg.arch == "kpfusion" else 0,
            "params": count_parameters(model)}
     with torch.no_grad():
-        x = synthetic_inputs(cfg, 1, device=device)
+        x = example_inputs(cfg, 1, device=device)
         fc = FlopCounterMode(display=False)
         with fc:
             model(**x)
         res["gflops_per_sample"] = round(fc.get_total_flops() / 1e9, 4)
         lat = {}
         for b in batches:
-            x = synthetic_inputs(cfg, b, device=device)
+            x = example_inputs(cfg, b, device=device)
             for _ in range(warmup):
                 model(**x)
             times = []

@@ -61,13 +61,13 @@ def match_hands(gt: list, pred: list, max_centre_m: float = MATCH_M) -> list[tup
     and the prediction a *false positive* (the evaluation's real-use protocol uses the same
     80 mm gate, kpfusion_ros.evaluation). Returns [(gt index, pred index, centre distance m)].
     """
-    from kpfusion_ros.localization import refine_center  # joint mean, non-finite joints ignored
+    from kpfusion_ros.tracking import joint_mean  # non-finite joints ignored
 
     pairs = []
     for gi, g in enumerate(gt):
-        cg = refine_center(g[1])
+        cg = joint_mean(g[1])
         for pi, p in enumerate(pred):
-            d = float(np.linalg.norm(cg - refine_center(p[1])))
+            d = float(np.linalg.norm(cg - joint_mean(p[1])))
             if np.isfinite(d) and d <= max_centre_m:
                 pairs.append((d, gi, pi))
     pairs.sort()

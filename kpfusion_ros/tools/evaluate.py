@@ -16,7 +16,7 @@ import json
 import sys
 
 
-from ..data.datasets import add_dataset_arguments, open_dataset  # noqa: E402
+from .dataset_args import add_dataset_arguments, open_dataset  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,7 @@ def parse_overrides(items) -> dict:
     return out
 
 
-from ..data.datasets import add_dataset_arguments, open_dataset  # noqa: E402
+from .dataset_args import add_dataset_arguments, open_dataset  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

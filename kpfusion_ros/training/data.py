@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from ..data.synthetic import SyntheticConfig, render_batch
-from ..preprocessing import CropBatch, CropConfig, crop_hands, labels_from_joints, lift_pixels, foreground_points_mask, sample_indices
+from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
+                             lift_pixels, sample_indices)
+from ..tracking import joint_mean
 from .augment import randomize_rgb, rotate_crops, sample_modes, sample_params
 
 
@@ -36,7 +38,7 @@ class DataConfig:
     frames_per_step: int = 24     # frames per batch (≈1.3 hands per frame); crops: hands per batch = this
     pool: int = 0                 # >0: keep a window of this many rendered frames (crops: samples) ...
     refresh: int = 4              # ... and render only this many new ones per step
-    cube_mm: float = 250.0
+    cube_mm: float = CUBE_MM
     augment: bool = True
     clean: bool = False           # no sensor defects
     render: str = "crops"         # synthetic training: "crops" (rendered directly) or "frames"
@@ -82,7 +84,7 @@ def _cat_crops(parts: list[CropBatch]) -> CropBatch:
 
 
 def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, augment: bool = True,
-                    cube_mm: float = 250.0, device=None, centers_mm: Optional[torch.Tensor] = None) -> HandBatch:
+                    cube_mm: float = CUBE_MM, device=None, centers_mm: Optional[torch.Tensor] = None) -> HandBatch:
     """Crop every valid hand of a :class:`~kpfusion_ros.data.synthetic.FrameBatch`.
 
     ``generator`` (CPU) draws the augmentation and the point sampling. ``centers_mm``
@@ -92,8 +94,8 @@ def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, au
     valid = frames.hand_valid.cpu().numpy()
     B = valid.shape[0]
     joints = frames.joints_mm.to(device=device, dtype=torch.float32)
-    cent = joints.mean(2) if centers_mm is None else centers_mm.to(device=device, dtype=torch.float32)
-    cent_np = cent.double().cpu().numpy()
+    cent_np = (joint_mean(frames.joints_mm.cpu().numpy()) if centers_mm is None
+               else centers_mm.double().cpu().numpy())
     cam_np = frames.cam.double().cpu().numpy()
     right_np = frames.is_right.cpu().numpy()
     K = int(valid.sum())
@@ -245,7 +247,7 @@ _SAMPLE_STREAM = 0x5A3  # augmentation generator stream, disjoint from the scene
 
 
 def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: CropConfig,
-                          augment: bool = True, cube_mm: float = 250.0) -> dict:
+                          augment: bool = True, cube_mm: float = CUBE_MM) -> dict:
     """Crops of every hand of synthetic samples ``indices`` of stream ``seed`` (CPU tensors).
 
     Per hand one render-time augmentation: 'com' (centre shift ±10 mm per axis), 'sc' (cube ×
@@ -265,7 +267,7 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
         ga = frame_generator(seed ^ _SAMPLE_STREAM, int(i))
         for h in range(min(len(sc.hands), 2)):
             J = hand_cones(sc.hands[h])[3]
-            c = J.mean(0)
+            c = joint_mean(J)
             cube = np.full(3, float(cube_mm))
             if augment:
                 mode = int(torch.randint(3, (1,), generator=ga))

@@ -2,6 +2,10 @@
 betas 0.9/0.999), step decay ×0.1 at 11/15 of the run (the authors: 15 epochs, ×0.1 after
 epoch 10), fp32 (TF32 matmuls on CUDA), no clipping, no warm-up.
 
+No global state is touched: the weights are drawn, and dropout runs, from the trainer's own
+random state (seeded by ``init_seed``, saved in checkpoints), and TF32 is switched on only
+for the duration of a training step.
+
 Budgets: ``steps`` is the schedule; ``time_budget_s`` (optional) stops early at a wall-clock
 limit — the ×0.1 step then happens at 11/15 of the time budget if that comes first, so a
 time-limited run still gets its low-LR phase. Checkpoints (``last.pt``: model, optimizer,
@@ -18,8 +22,9 @@ import math
 import os
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 
@@ -65,8 +70,17 @@ class TrainConfig:
         return cls(**d)
 
 
-def _loss_keys(terms) -> list[str]:
-    return list(terms.keys())
+@contextmanager
+def allow_tf32(enabled: bool = True) -> Iterator[None]:
+    """TF32 matmuls and convolutions on CUDA while inside (``enabled``), the previous settings after."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (matmul.allow_tf32, cudnn.allow_tf32)
+    if enabled:
+        matmul.allow_tf32, cudnn.allow_tf32 = True, True
+    try:
+        yield
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = before
 
 
 class Trainer:
@@ -76,12 +90,16 @@ class Trainer:
         self.cfg, self.out_dir, self.progress = cfg, out_dir, progress
         os.makedirs(out_dir, exist_ok=True)
         self.device = torch.device(cfg.device)
-        if self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-        torch.manual_seed(cfg.init_seed)
         self.model_cfg = cfg.model_config()
-        self.model = build_model(self.model_cfg).to(self.device)
+        # the trainer's own random state (weights, dropout), as torch.manual_seed(init_seed) would set it
+        self.rng_cpu = torch.Generator().manual_seed(cfg.init_seed).get_state()
+        self.rng_cuda = None
+        if self.device.type == "cuda":
+            with torch.random.fork_rng(devices=self._cuda_devices()), torch.cuda.device(self.device):
+                torch.cuda.manual_seed(cfg.init_seed)
+                self.rng_cuda = torch.cuda.get_rng_state(self.device)
+        with self._own_rng():
+            self.model = build_model(self.model_cfg).to(self.device)
         if cfg.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
         if cfg.channels_last:
@@ -90,8 +108,7 @@ class Trainer:
                                      betas=(0.9, 0.999), eps=1e-8)
         decay_step = max(1, int(round(cfg.steps * cfg.lr_decay_at)))
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones=[decay_step], gamma=cfg.gamma)
-        self.crop_cfg = CropConfig(crop_size=self.model_cfg.crop_size, num_points=self.model_cfg.num_points,
-                                   cube_mm=(cfg.data.cube_mm,) * 3, bgr=self.model_cfg.rgb_input.startswith("bgr"))
+        self.crop_cfg = CropConfig.for_model(self.model_cfg, cube_mm=cfg.data.cube_mm)
         # dataset: a real-dataset reader (HandFrames); None = synthetic frames rendered on the fly
         if dataset is not None:
             self.stream = DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device)
@@ -110,14 +127,34 @@ class Trainer:
             json.dump({"train": cfg.to_dict(), "model": self.model_cfg.to_dict(),
                        "parameters": count_parameters(self.model)}, f, indent=1)
 
+    def _cuda_devices(self) -> list[int]:
+        if self.device.type != "cuda":
+            return []
+        return [self.device.index if self.device.index is not None else torch.cuda.current_device()]
+
+    @contextmanager
+    def _own_rng(self) -> Iterator[None]:
+        """Run on the trainer's random state (CPU, and the training device's on CUDA), then give the
+        caller's global random state back."""
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            torch.set_rng_state(self.rng_cpu)
+            if self.rng_cuda is not None:
+                torch.cuda.set_rng_state(self.rng_cuda, self.device)
+            try:
+                yield
+            finally:
+                self.rng_cpu = torch.get_rng_state()
+                if self.rng_cuda is not None:
+                    self.rng_cuda = torch.cuda.get_rng_state(self.device)
+
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict:
         st = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
               "scheduler": self.sched.state_dict(), "step": self.step, "elapsed": self.elapsed,
               "decayed_by_time": self.decayed_by_time, "train_config": self.cfg.to_dict(),
-              "model_config": self.model_cfg.to_dict(), "rng_cpu": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            st["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+              "model_config": self.model_cfg.to_dict(), "rng_cpu": self.rng_cpu}
+        if self.rng_cuda is not None:
+            st["rng_cuda"] = self.rng_cuda
         return st
 
     def save(self, path: Optional[str] = None) -> str:
@@ -134,9 +171,9 @@ class Trainer:
         self.sched.load_state_dict(st["scheduler"])
         self.step, self.elapsed = int(st["step"]), float(st["elapsed"])
         self.decayed_by_time = bool(st.get("decayed_by_time", False))
-        torch.set_rng_state(st["rng_cpu"])
-        if "rng_cuda" in st and self.device.type == "cuda":
-            torch.cuda.set_rng_state(st["rng_cuda"], self.device)
+        self.rng_cpu = st["rng_cpu"].cpu()
+        if "rng_cuda" in st and self.rng_cuda is not None:
+            self.rng_cuda = st["rng_cuda"].cpu()
 
     def resume_if_possible(self) -> bool:
         if os.path.isfile(self.ckpt_path):
@@ -146,20 +183,22 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------
     def train_step(self, step: int) -> dict:
-        hb = self.stream.batch(step)
-        self.model.train()
-        inputs = list(hb.inputs())
-        if self.cfg.channels_last:
-            inputs[0] = inputs[0].contiguous(memory_format=torch.channels_last)
-            inputs[1] = inputs[1].contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
-            out = self.model(*inputs)
-        terms = compute_losses(out, hb.crops.depth, hb.xyz_gt, hb.uvd_gt, self.model_cfg.awr_kernel, self.weights)
-        self.opt.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        self.opt.step()
-        with torch.no_grad():
-            err = ((out.final.detach() - hb.xyz_gt).norm(dim=-1) * hb.crops.cube[:, 2:3] / 2).mean()
+        with self._own_rng(), allow_tf32(self.device.type == "cuda"):
+            hb = self.stream.batch(step)
+            self.model.train()
+            inputs = list(hb.inputs())
+            if self.cfg.channels_last:
+                inputs[0] = inputs[0].contiguous(memory_format=torch.channels_last)
+                inputs[1] = inputs[1].contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+                out = self.model(*inputs)
+            terms = compute_losses(out, hb.crops.depth, hb.xyz_gt, hb.uvd_gt, self.model_cfg.awr_kernel,
+                                   self.weights)
+            self.opt.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            self.opt.step()
+            with torch.no_grad():
+                err = ((out.final.detach() - hb.xyz_gt).norm(dim=-1) * hb.crops.cube[:, 2:3] / 2).mean()
         row = {k: float(v.detach()) for k, v in terms.items()}
         row["train_mpjpe_mm"] = float(err)
         row["hands"] = len(hb)

@@ -1,8 +1,10 @@
-"""Deterministic synthetic inputs of the right shapes and conventions (tests, benchmarks).
+"""Example network inputs: deterministic, of the right shapes and conventions (tests, benchmarks).
 
-A camera (fx = fy = 600, cx = cy = 320) looks at a hand-sized blob centred at 500 mm; the
-crop matrix M maps the 250 mm cube's projected square to the crop. The depth crop is a
-sphere-ish bump (normalised, background +1), the point cloud is lifted from it.
+Not rendered frames (that is :mod:`kpfusion_ros.data.synthetic`): a camera (fx = fy = 600,
+cx = 320, cy = 240) looks at a hand-sized blob centred near 500 mm; the crop matrix M maps the
+projected square of the default crop cube (:data:`~kpfusion_ros.preprocessing.CUBE_MM`) to the
+crop. The depth crop is a sphere-ish bump (normalised, background +1), the point cloud is
+lifted from it.
 """
 
 from __future__ import annotations
@@ -10,19 +12,21 @@ from __future__ import annotations
 import torch
 
 from ..geometry import uvd_nl_to_xyz_nl
+from ..preprocessing import CUBE_MM
 from .config import ModelConfig
 
 
-def synthetic_inputs(cfg: ModelConfig, batch: int = 1, seed: int = 0, device="cpu") -> dict:
+def example_inputs(cfg: ModelConfig, batch: int = 1, seed: int = 0, device="cpu") -> dict:
+    """Keyword arguments of the forward pass (rgb, depth, pcl, center, M, cube, cam) for ``batch`` crops."""
     g = torch.Generator().manual_seed(seed)
     S, N = cfg.crop_size, cfg.num_points
     center = torch.tensor([[0.0, 0.0, 500.0]]).repeat(batch, 1)
     center[:, :2] += (torch.rand(batch, 2, generator=g) - 0.5) * 40
-    cube = torch.full((batch, 3), 250.0)
+    cube = torch.full((batch, 3), CUBE_MM)
     cam = torch.tensor([[600.0, 600.0, 320.0, 240.0]]).repeat(batch, 1)
     uc = center[:, 0] * 600 / center[:, 2] + 320
     vc = center[:, 1] * 600 / center[:, 2] + 240
-    s = S / (2 * 125 * 600 / center[:, 2])
+    s = S / (CUBE_MM * 600 / center[:, 2])
     M = torch.zeros(batch, 3, 3)
     M[:, 0, 0] = s
     M[:, 1, 1] = s

@@ -1,0 +1,25 @@
+"""Command-line selection of a dataset, shared by kpfusion-train and kpfusion-eval."""
+
+from __future__ import annotations
+
+import argparse
+
+from kpfusion_ros.data.datasets import DATASETS, dataset_reader
+
+
+def add_dataset_arguments(p: argparse.ArgumentParser, default_split: str = "test") -> None:
+    p.add_argument("--dataset", default="synthetic", choices=DATASETS,
+                   help="synthetic (rendered on the fly), or a real dataset under --data-root: dexycb (the "
+                        "authors' annotation JSON), dexycb-toolkit (the native layout), ho3d (v2/v3)")
+    p.add_argument("--data-root", default="", help="dataset root for --dataset dexycb/dexycb-toolkit/ho3d")
+    p.add_argument("--split", default=default_split, help="dataset split (dexycb: train/test; ho3d: train/evaluation)")
+    p.add_argument("--setup", default="s0", help="DexYCB setup s0..s3 (--dataset dexycb)")
+    p.add_argument("--ho3d-version", default="v3", choices=["v2", "v3"])
+
+
+def open_dataset(args):
+    """The reader selected by :func:`add_dataset_arguments` (None for synthetic frames)."""
+    if args.dataset != "synthetic" and not args.data_root:
+        raise SystemExit(f"--dataset {args.dataset} needs --data-root")
+    return dataset_reader(args.dataset, args.data_root, split=args.split, setup=args.setup,
+                          ho3d_version=args.ho3d_version)
