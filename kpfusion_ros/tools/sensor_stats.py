@@ -20,7 +20,8 @@ depths differ by more than 40 mm + 5 % of the nearer, with at most 80 invalid pi
   percentiles and the median gap / (f·(1/z_n − 1/z_f));
 * ``band``: the side whose gaps are larger at clear steps (f·(1/z_n − 1/z_f) ≥ 0.3) is the
   occlusion band; there, the baseline the band-width law f·b·(1/z_n − 1/z_f) needs (median
-  ratio, and a least-squares line gap = slope·f·(1/z_n − 1/z_f) + intercept);
+  ratio, and a line gap = slope·f·(1/z_n − 1/z_f) + intercept through the medians of the bins
+  from 0.2 px/mm up);
 * ``other_side_gap``: the gaps on the other side of the foreground at clear steps (the invalid
   rim of edges that no shadow explains);
 * ``flying_per_edge``: of the transitions between two clean sides (rows and columns) that are
@@ -174,6 +175,7 @@ def depth_statistics(depths, fx: float) -> dict:
             if m.sum() >= 10:
                 rows[f"{lo:.2f}-{hi:.2f}"] = {
                     "steps": int(m.sum()),
+                    "median_disparity_px_per_mm": float(np.median(pred[m])),
                     "gap_px_p10_p50_p90": [float(x) for x in np.percentile(gap[m], [10, 50, 90])],
                     "median_gap_over_disparity_mm": float(np.median(gap[m] / pred[m])),
                 }
@@ -184,15 +186,17 @@ def depth_statistics(depths, fx: float) -> dict:
     band_side, other = sides[band_name], ~sides[band_name]
     sel = band_side & big
     og = gap[other & big]
-    if sel.sum() >= 10:  # the band-width law w = b·pred + c, least squares
-        slope, icpt = np.polyfit(pred[sel], gap[sel], 1)
+    bins = [r for k, r in by_side[band_name].items() if float(k.split("-")[0]) >= 0.2]
+    if len(bins) >= 2:  # the band-width law w = b·pred + c, through the bins' medians (robust to holes)
+        slope, icpt = np.polyfit([r["median_disparity_px_per_mm"] for r in bins],
+                                 [r["gap_px_p10_p50_p90"][1] for r in bins], 1)
     else:
         slope = icpt = float("nan")
     band = {
         "side": band_name,
         "median_gap_px_by_side": med,
         "baseline_mm_median_ratio": float(np.median(gap[sel] / pred[sel])) if sel.any() else None,
-        "fit_gap_px_eq_slope_mm_times_disparity_plus_px": [float(slope), float(icpt)],
+        "bin_median_fit_gap_px_eq_slope_mm_times_disparity_plus_px": [float(slope), float(icpt)],
         "steps_used": int(sel.sum()),
     }
     other_gap = {"steps": int(len(og))}
@@ -302,6 +306,11 @@ def main(argv=None) -> int:
     if args.real_depth_dir:
         out["real"] = depth_statistics(real_depths(args.real_depth_dir, args.real_frames), args.real_fx)
         out["real"]["fx"] = args.real_fx
+    from dataclasses import asdict
+
+    from ..data.synthetic.sensor import get_sensor
+
+    out["preset"] = asdict(get_sensor(args.preset))
     out[f"synthetic_{args.preset}"] = depth_statistics(
         synthetic_depths(args.preset, args.frames, args.seed, device=args.device, progress=not args.quiet), FPHAB_FX)
     text = json.dumps(out, indent=1)

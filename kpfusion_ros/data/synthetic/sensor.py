@@ -32,7 +32,9 @@ sources, are the presets in :data:`SENSORS`):
   only beyond the range where it spans fewer pixels than the window.
 * **Edges**: at depth discontinuities (3×3 range > 15 mm + 3 % z) a pixel is dropped with
   probability ``edge_dropout`` or takes a depth between the near and far side with
-  probability ``flying_pixels`` (mixed pixels; ToF multipath).
+  probability ``flying_pixels`` (mixed pixels; ToF multipath). On the far side of an edge a
+  ragged rim of ``rim_px`` (× 0.5–1.5) background pixels is lost (the SR300's few invalid
+  pixels beside a foreground on the side away from its shadow).
 * **Noise and quantisation**: triangulating cameras get Gaussian noise of σ_d px on the
   disparity f_n·|b|/z (f_n the native focal length), then disparity quantisation
   (``disparity_step_px``), so σ_z = z²·σ_d/(f_n·|b|) and the depth step grows as z²; ToF gets
@@ -47,6 +49,8 @@ sources, are the presets in :data:`SENSORS`):
   D4xx "left invalid band", f·b/z px wide).
 * **Misregistration**: the depth image is shifted by an integer (dx, dy) ≤
   ``misregistration_px`` against colour (labels stay on colour).
+
+How the SR300 preset compares with real SR300 frames: docs/sensor_models.md.
 
 Colour (:func:`simulate_color`): linear motion blur (length relative to a 640 px image, half
 the frames sharp), Gaussian defocus, and read + shot noise σ² = read² + shot·I (8-bit levels).
