@@ -450,3 +450,24 @@ def test_cuda_matches_cpu():
     ca = S.simulate_color(rgb, P)
     cb = S.simulate_color(rgb.cuda(), {k: v.cuda() for k, v in P.items()}).cpu()
     assert int((ca.int() - cb.int()).abs().max()) <= 1
+
+
+def test_statistics_cli_writes_numbers_only(tmp_path):
+    import cv2
+    import json
+
+    real = tmp_path / "depth"
+    real.mkdir()
+    for i in range(2):  # stand-in "real" frames: model output written as uint16 PNGs
+        z = step_scene(400.0 + 50 * i, 900.0, H=48, W=64)
+        d = S.simulate_depth(*scene(z), camera(95.0, 64, 48), params("sr300"))[0].numpy().astype(np.uint16)
+        cv2.imwrite(str(real / f"depth_{i:04d}.png"), d)
+    out = tmp_path / "stats.json"
+    assert T.main(["--real-depth-dir", str(real), "--real-fx", "95", "--frames", "1", "--width", "96",
+                   "--height", "72", "--quiet", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["real"]["images"] == 2 and res["synthetic_sr300"]["images"] == 1
+    assert res["preset"]["name"] == "sr300" and "--real-depth-dir" in res["command"]
+    assert 0 <= res["synthetic_sr300"]["invalid_fraction"] <= 1
+    with pytest.raises(SystemExit):
+        T.main(["--real-depth-dir", str(tmp_path / "nothing"), "--quiet"])

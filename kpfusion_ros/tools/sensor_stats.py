@@ -272,7 +272,7 @@ def synthetic_depths(preset: str, frames: int, seed: int = 0, width: int = 640, 
 
     cfg = egocentric_scene_config()
     legacy = S.SensorConfig()
-    camt = np.asarray(cam, dtype=np.float64)
+    camt = np.asarray(cam, dtype=np.float64) * (width / 640.0)  # the intrinsics are for 640 px
     pbar = tqdm(total=frames, desc=f"render+{preset}", unit="frame", disable=not progress)
     for s in range(0, frames, batch):
         idx = range(s, min(s + batch, frames))
@@ -296,6 +296,8 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="sr300", help="sensor preset for the rendered frames (default sr300)")
     ap.add_argument("--frames", type=int, default=48, help="rendered frames (default 48)")
     ap.add_argument("--real-frames", type=int, default=None, help="at most this many real frames (default: all)")
+    ap.add_argument("--width", type=int, default=640, help="rendered width (F-PHAB's intrinsics scaled; default 640)")
+    ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", help="JSON output path (default: print)")
@@ -312,7 +314,8 @@ def main(argv=None) -> int:
 
     out["preset"] = asdict(get_sensor(args.preset))
     out[f"synthetic_{args.preset}"] = depth_statistics(
-        synthetic_depths(args.preset, args.frames, args.seed, device=args.device, progress=not args.quiet), FPHAB_FX)
+        synthetic_depths(args.preset, args.frames, args.seed, args.width, args.height, device=args.device,
+                         progress=not args.quiet), FPHAB_FX * args.width / 640.0)
     text = json.dumps(out, indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")
