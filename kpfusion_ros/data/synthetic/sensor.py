@@ -74,7 +74,7 @@ API::
     model = get_sensor("sr300")                       # or a SensorModel; names in SENSORS
     p = sample_sensor_params(gen, model)               # per frame, from its torch.Generator
     P = stack_sensor_params([p0, p1, ...], device)     # dict of B tensors
-    depth = simulate_depth(z, normal, albedo, cam, P, origin=(u0, v0), full_width=W)  # B×H×W int32 mm
+    depth = simulate_depth(z, normal, albedo, cam_full, P, origin=(u0, v0), full_width=W)  # B×H×W int32 mm
     color = simulate_color(rgb, P, origin=(u0, v0), full_width=W)                     # B×H×W×3 uint8
     crop_margin(model, fx, z_near_mm=250)              # {"left", "right", "top", "bottom"} px
 
@@ -421,7 +421,7 @@ def _jump(z: torch.Tensor) -> torch.Tensor:
     return 15.0 + 0.03 * z
 
 
-def occlusion_excess(z: torch.Tensor, disparity_scale: torch.Tensor) -> torch.Tensor:
+def occlusion_excess(z: torch.Tensor, disparity_scale: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
     """How far (px) each pixel lies behind the nearest occluder as seen from the projector / second imager.
 
     ``z``: B×H×W mm (0 = no surface). ``disparity_scale``: B, f·b in px·mm, b the signed offset
@@ -429,12 +429,16 @@ def occlusion_excess(z: torch.Tensor, disparity_scale: torch.Tensor) -> torch.Te
     own epipolar line: with d = f·|b|/z and b > 0, the result at u is
     (u − d(u)) − min_{u' > u} (u' − d(u')), positive where the ray to the projector passes
     behind a nearer surface; b < 0 is the mirror image. −inf where there is no surface.
+    ``u`` (B×1×W, optional): the columns' absolute coordinates (a crop's values then equal the
+    full frame's bit for bit); default 0..W−1.
     """
     B, H, W = z.shape
     neg = (disparity_scale < 0).view(B, 1, 1)
     zz = torch.where(neg, z.flip(-1), z)
     d = torch.where(zz > 0, disparity_scale.abs().view(B, 1, 1) / zz.clamp(min=1e-3), torch.zeros_like(zz))
-    q = torch.arange(W, device=z.device, dtype=z.dtype).view(1, 1, W) - d
+    ua = torch.arange(W, device=z.device).view(1, 1, W).expand(B, 1, W) if u is None else u.expand(B, 1, W)
+    ua = ua.to(z.dtype)
+    q = torch.where(neg, (-ua).flip(-1), ua) - d  # mirrored frames: the flipped axis runs over −u
     right_min = q.flip(-1).cummin(-1).values.flip(-1)  # min over u' ≥ u
     beyond = torch.cat([right_min[..., 1:], torch.full_like(right_min[..., :1], float("inf"))], -1)
     excess = torch.where(zz > 0, q - beyond, torch.full_like(q, -float("inf")))
@@ -484,12 +488,14 @@ def simulate_depth(
     """Clean depth → what the frame's camera publishes (B×H×W int32 mm, 0 invalid).
 
     ``z``: B×H×W mm (inf, NaN or ≤ 0: no surface); ``normal``: B×H×W×3 unit normals facing the
-    camera; ``albedo``: B×H×W×3 in [0, 1]; ``cam``: B×4 (fx, fy, cx, cy) of *this* image (a
-    crop's own principal point); ``params``: :func:`stack_sensor_params` of
-    :func:`sample_sensor_params` (or their dicts' values as B-sequences); ``origin``: the image's
-    top-left pixel in the full frame ((u0, v0) or B×2; None: (0, 0)), used for the noise and the
-    image border; ``full_width``: the full frame's width (None: this image is the full frame);
-    ``specular``: optional B×H×W in [0, 1]. Crops need :func:`crop_margin`.
+    camera; ``albedo``: B×H×W×3 in [0, 1] (all three as :class:`.render.GBuffer` has them);
+    ``cam``: B×4 (fx, fy, cx, cy) of the *full* frame and ``origin`` the window's top-left pixel
+    in it ((u0, v0) or B×2; None: (0, 0)) — the convention of :func:`.render.cast`;
+    ``params``: :func:`stack_sensor_params` of :func:`sample_sensor_params` (or their dicts'
+    values as B-sequences); ``full_width``: the full frame's width (None: this image is the
+    full frame; only the D4xx border band uses it); ``specular``: optional B×H×W in [0, 1].
+    A window needs :func:`crop_margin`; every value depends on absolute pixel coordinates only,
+    so a window with that margin reproduces the full frame's values exactly.
     """
     B, H, W = z.shape
     dev = z.device
@@ -515,7 +521,7 @@ def simulate_depth(
     # projector / second-imager occlusion, from the clean geometry
     fb = fx * P["baseline_mm"]
     if bool((fb != 0).any()):
-        excess = occlusion_excess(z, fb)
+        excess = occlusion_excess(z, fb, u)
         band = excess > _BAND_TOL
         idx = torch.nonzero(band, as_tuple=True)
         if idx[0].numel():  # ragged edge: each candidate needs to lie deeper by a random jitter
@@ -570,10 +576,8 @@ def simulate_depth(
         invalid[idx] = invalid[idx] | drop
 
     # IR return: reflectance, incidence, distance
-    jj = torch.arange(W, device=dev, dtype=f32).view(1, 1, W)
-    ii = torch.arange(H, device=dev, dtype=f32).view(1, H, 1)
-    rx = ((jj - cam[:, 2].view(B, 1, 1)) / cam[:, 0].view(B, 1, 1)).expand(B, H, W)
-    ry = ((ii - cam[:, 3].view(B, 1, 1)) / cam[:, 1].view(B, 1, 1)).expand(B, H, W)
+    rx = ((u.to(f32) - cam[:, 2].view(B, 1, 1)) / cam[:, 0].view(B, 1, 1)).expand(B, H, W)
+    ry = ((v.to(f32) - cam[:, 3].view(B, 1, 1)) / cam[:, 1].view(B, 1, 1)).expand(B, H, W)
     ray = torch.stack([rx, ry, torch.ones_like(rx)], -1)
     ray = ray / ray.norm(dim=-1, keepdim=True)
     cos = (-(normal.to(device=dev, dtype=f32) * ray).sum(-1)).clamp(0.0, 1.0)
