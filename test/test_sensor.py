@@ -394,6 +394,7 @@ def test_registry_and_randomisation():
             assert lo <= r[name] <= hi, (m.name, name)
         assert abs(r["dx"]) <= m.misregistration_px and abs(r["dy"]) <= m.misregistration_px
     assert len({r["key"] for r in rows}) == 60
+    assert S.preset_name(S.sample_sensor_params(g, S.SensorModel(name="mine"))["preset"]) == "custom"
     P = S.stack_sensor_params(rows[:2])
     P["sigma_d"] = torch.zeros(3)
     with pytest.raises(ValueError, match="sigma_d"):

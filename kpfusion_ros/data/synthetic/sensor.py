@@ -386,8 +386,9 @@ def stack_sensor_params(rows: list[dict[str, float]], device=None) -> dict[str, 
 
 
 def preset_name(index: int) -> str:
-    """Preset name of a frame's ``params["preset"]``."""
-    return list(SENSORS)[int(index)]
+    """Preset name of a frame's ``params["preset"]`` ("custom" for a model outside :data:`SENSORS`)."""
+    names = list(SENSORS)
+    return names[int(index)] if 0 <= int(index) < len(names) else "custom"
 
 
 # --------------------------------------------------------------------------- helpers
