@@ -63,8 +63,8 @@ coordinates), so a frame's maps are the same whatever the batch, the device, or 
 
 **Crops.** Everything is local except the occlusion band, which needs the occluder: on the
 projector's side of a crop (left for the SR300, right for D4xx), the crop must extend
-f·|b|·(1/z_near − 1/z_far) px beyond the region of interest (≈ 50 px for a hand at 0.3 m over a
-table at 1 m through an SR300 at 640 px), plus a few pixels on every side for the windows,
+f·|b|·(1/z_near − 1/z_far) px beyond the region of interest (up to 60 px for a hand at 0.3 m over
+a table at 1 m through an SR300 at 640 px), plus a few pixels on every side for the windows,
 edges, blur and the misregistration shift. :func:`crop_margin` computes it per side. Given
 the same clean input, a crop with that margin reproduces the full frame's depth and colour
 bit for bit (test/test_sensor.py); the renderer's own crop-vs-frame float differences carry
