@@ -9,7 +9,6 @@ import torch
 from kpfusion_ros.data.synthetic import (
     OBJECT_INSTANCE,
     SceneConfig,
-    SensorConfig,
     SyntheticConfig,
     SyntheticSplit,
     render_batch,
@@ -87,9 +86,14 @@ def test_labels_land_on_rendered_hand(clean_frames):
 
 
 def test_depth_noise_within_model():
-    sensor = SensorConfig(depth_noise=3.0, flying_pixels=0.0, edge_holes=0.0, dropout=0.0,
-                          misregistration=0, motion_blur=0.0, color_noise=0.0)
-    cfg = SyntheticConfig(width=W, height=H, sensor=sensor, scene=SceneConfig(num_hands=2))
+    # a time-of-flight camera's noise (edge effects and misregistration off: at 160×120 a finger is
+    # nearly all edge): visible joints sit within their radius (+ 3σ of the noise) of the depth
+    from dataclasses import replace
+
+    from kpfusion_ros.data.synthetic import get_sensor
+
+    tof = replace(get_sensor("azure_kinect"), flying_pixels=(0.0, 0.0), edge_dropout=(0.0, 0.0), misregistration_px=0)
+    cfg = SyntheticConfig(width=W, height=H, sensor=tof, scene=SceneConfig(num_hands=2, views=(1, 0, 0)))
     ok, total = 0, 0
     for f in render_batch(11, range(6), cfg, keep_clean=True).frames():
         u, v = _joint_pixels(f)
@@ -99,16 +103,17 @@ def test_depth_noise_within_model():
                 d = float(f.depth[v[h, j], u[h, j]])
                 if d == 0 or f.instance[v[h, j], u[h, j]] != h:  # a hole, or a tip just off the silhouette
                     continue
-                sigma = 3.0 * (z / 1000.0) ** 2
+                sigma = 3 * (2.0 + 0.0015 * z)  # the preset's largest σ0 + rel·z, ×3 on dark/oblique skin
                 total += 1
                 ok += abs(d - z) < f.joint_radius_mm[h, j] + 6.0 + 3 * sigma + 1.0
-        assert np.abs(f.depth.astype(float) - np.round(f.depth_clean)).max() > 0  # noise applied
+        clean = np.round(f.depth_clean)
+        both = (f.depth > 0) & (clean > 0)
+        assert np.abs(f.depth[both].astype(float) - clean[both]).max() > 0  # noise applied
     assert total > 50 and ok / total >= 0.95
 
 
 def test_holes_and_clean_mode(clean_frames):
-    noisy = SyntheticConfig(width=W, height=H, sensor=SensorConfig(edge_holes=1.0, dropout=0.05),
-                            scene=SceneConfig(num_hands=2))
+    noisy = SyntheticConfig(width=W, height=H, sensor="sr300", scene=SceneConfig(num_hands=2))
     zeros = [(f.depth == 0).mean() for f in render_batch(2, range(4), noisy).frames()]
     assert min(zeros) > 0.0
     for f in clean_frames:

@@ -101,10 +101,14 @@ def make_bag(out: Path, seed: int = DEFAULT_SEED, frames: int = DEFAULT_FRAMES, 
     from tqdm import tqdm
 
     from kpfusion_ros.data.synthetic import SyntheticConfig, render_sequence
-    from kpfusion_ros.data.synthetic.sensor import SensorConfig
+    from dataclasses import replace
+
+    from kpfusion_ros.data.synthetic.sensor import get_sensor
     from kpfusion_ros.ros import bagio
 
-    cfg = SyntheticConfig(width=width, height=height, sensor=SensorConfig(color_noise=color_noise))
+    # a RealSense D435 (the realsense-ros topics of the recording), colour read noise as asked
+    cfg = SyntheticConfig(width=width, height=height,
+                          sensor=replace(get_sensor("d435"), read_noise=(color_noise, color_noise)))
     start_ns = int(start_stamp_s) * 1_000_000_000
     with bagio.BagWriter(out, compress=compress, overwrite=overwrite) as bag:
         for topic, typ in ((bagio.INFO_TOPIC, bagio.INFO_TYPE), (bagio.COLOR_TOPIC, bagio.IMAGE_TYPE),

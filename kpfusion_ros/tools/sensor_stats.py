@@ -255,8 +255,7 @@ def egocentric_scene_config():
     """Scenes like F-PHAB's: an arm and hand 0.3–0.55 m away over a table, objects, clutter behind."""
     from ..data.synthetic import SceneConfig
 
-    return SceneConfig(hand_z_mm=(300.0, 550.0), num_hands=1, p_grasp=0.7, p_table=1.0, clutter=(4, 10),
-                       p_edge=0.0)
+    return SceneConfig(num_hands=1, views=(0.0, 1.0, 0.0))  # the renderer's egocentric view
 
 
 def synthetic_depths(preset: str, frames: int, seed: int = 0, width: int = 640, height: int = 480,
@@ -271,13 +270,12 @@ def synthetic_depths(preset: str, frames: int, seed: int = 0, width: int = 640, 
     from ..data.synthetic.scene import sample_scene, scene_primitives
 
     cfg = egocentric_scene_config()
-    legacy = S.SensorConfig()
     camt = np.asarray(cam, dtype=np.float64) * (width / 640.0)  # the intrinsics are for 640 px
     pbar = tqdm(total=frames, desc=f"render+{preset}", unit="frame", disable=not progress)
     for s in range(0, frames, batch):
         idx = range(s, min(s + batch, frames))
         gens = [frame_generator(seed, i) for i in idx]
-        scenes = [sample_scene(g, width, height, cfg, legacy, cam=camt) for g in gens]
+        scenes = [sample_scene(g, width, height, cfg, preset, cam=camt) for g in gens]
         prims = _stack_prims([scene_primitives(sc)[0] for sc in scenes], device, torch.float32)
         camb = torch.as_tensor(np.stack([sc.cam for sc in scenes]), dtype=torch.float32, device=device)
         gb = cast(prims, camb, height, width)

@@ -81,9 +81,6 @@ API::
     color = simulate_color(rgb, P, origin=(u0, v0), full_width=W)                     # B×H×W×3 uint8
     crop_margin(model, fx, z_near_mm=250)              # {"left", "right", "top", "bottom"} px
 
-The older single-model interface (:class:`SensorConfig`, :data:`CLEAN`,
-:func:`draw_sensor_noise`, :func:`apply_depth_defects`, :func:`finish_color`) is kept below,
-unchanged, until the generator has moved to the models above.
 """
 
 from __future__ import annotations
@@ -714,100 +711,7 @@ def crop_margin(sensor: str | SensorModel, fx: float, z_near_mm: float = 250.0,
     return {"left": left + local, "right": right + local, "top": local, "bottom": local}
 
 
-# --------------------------------------------------------------------------- legacy interface
-# The generator's single Gaussian-noise model (before the camera presets). Kept unchanged so
-# that the current generator keeps working; remove once it calls simulate_depth/simulate_color.
-
-
-@dataclass(frozen=True)
-class SensorConfig:
-    """Maximum strength of each defect; each frame samples its own strengths below these."""
-
-    depth_noise: float = 2.5  # σ at 1 m (mm)
-    flying_pixels: float = 0.5  # probability of an edge pixel flying
-    edge_holes: float = 0.5  # probability of an edge-band pixel being invalid
-    dropout: float = 0.03  # area fraction of random holes
-    misregistration: int = 2  # max |shift| of depth vs colour (px)
-    motion_blur: float = 7.0  # max blur length (px at 640 px width)
-    color_noise: float = 4.0  # σ (8-bit levels)
-    max_range_mm: float = 4000.0  # farther: invalid (0)
-    min_range_mm: float = 150.0  # nearer: invalid (0)
-
-    def scaled(self, strength: float) -> "SensorConfig":
-        """All defects multiplied by ``strength`` (0 → clean)."""
-        return replace(
-            self,
-            depth_noise=self.depth_noise * strength,
-            flying_pixels=min(1.0, self.flying_pixels * strength),
-            edge_holes=min(1.0, self.edge_holes * strength),
-            dropout=self.dropout * strength,
-            misregistration=int(round(self.misregistration * strength)),
-            motion_blur=self.motion_blur * strength,
-            color_noise=self.color_noise * strength,
-        )
-
-
-#: No defects at all and no range limits (every surface gets its exact rounded depth).
-CLEAN = replace(SensorConfig().scaled(0.0), min_range_mm=1.0, max_range_mm=65535.0)
-
-
-def draw_sensor_noise(gen: torch.Generator, height: int, width: int) -> dict[str, torch.Tensor]:
-    """Per-frame random maps (CPU): gaussian depth noise, uniform maps, blob field, colour noise."""
-    bh, bw = max(2, height // 24), max(2, width // 24)
-    return {
-        "gauss": torch.randn((height, width), generator=gen),
-        "u_fly": torch.rand((height, width), generator=gen),
-        "u_alpha": torch.rand((height, width), generator=gen),
-        "u_hole": torch.rand((height, width), generator=gen),
-        "u_salt": torch.rand((height, width), generator=gen),
-        "blob": torch.rand((bh, bw), generator=gen),
-        "cnoise": torch.randn((height, width, 3), generator=gen),
-    }
-
-
-def _neighbour_minmax(z: torch.Tensor):
-    """Min and max over the 3×3 neighbourhood (B×H×W), ignoring invalid (0) pixels for the min."""
-    zz = z.unsqueeze(1)
-    zmax = F.max_pool2d(zz, 3, 1, 1)
-    big = torch.where(zz > 0, zz, torch.full_like(zz, 1e9))
-    zmin = -F.max_pool2d(-big, 3, 1, 1)
-    return zmin.squeeze(1), zmax.squeeze(1)
-
-
-def apply_depth_defects(z: torch.Tensor, p: dict[str, torch.Tensor], rnd: dict[str, torch.Tensor],
-                        cfg: SensorConfig) -> torch.Tensor:
-    """Clean z (B×H×W mm, inf/0 = no surface) → sensor depth (B×H×W int32 mm, 0 invalid).
-
-    ``p``: per-frame strengths (B each): sigma1m, fly, hole, hole_width, dropout, salt, dx, dy.
-    ``rnd``: stacked maps from :func:`draw_sensor_noise` on z's device.
-    """
-    B, H, W = z.shape
-    z = torch.where(torch.isfinite(z), z, torch.zeros_like(z))
-    z = torch.where((z >= cfg.min_range_mm) & (z <= cfg.max_range_mm), z, torch.zeros_like(z))
-    v = lambda k: p[k].view(B, 1, 1)  # noqa: E731
-    zmin, zmax = _neighbour_minmax(z)
-    jump = 15.0 + 0.03 * z
-    edge = (z > 0) & ((zmax - zmin) > jump)
-    # flying pixels: mixed depth between near and far side
-    fly = edge & (rnd["u_fly"] < v("fly"))
-    mix = zmin + rnd["u_alpha"] * (zmax - zmin)
-    out = torch.where(fly, mix, z)
-    # noise ∝ z²
-    out = out + v("sigma1m") * (out / 1000.0) ** 2 * rnd["gauss"]
-    # edge holes: dilated edge band
-    band1 = F.max_pool2d(edge.float().unsqueeze(1), 3, 1, 1).squeeze(1) > 0
-    band2 = F.max_pool2d(edge.float().unsqueeze(1), 5, 1, 2).squeeze(1) > 0
-    band = torch.where(v("hole_width") > 1.5, band2, band1)
-    holes = band & (rnd["u_hole"] < v("hole"))
-    # blobs: low-res noise, bilinear upsampled, thresholded to about `dropout` area
-    blob = F.interpolate(rnd["blob"].unsqueeze(1), size=(H, W), mode="bilinear", align_corners=False).squeeze(1)
-    blobs = blob < (v("dropout") * 2.5).clamp(max=1.0)
-    blobs = blobs & (v("dropout") > 0)
-    salt = rnd["u_salt"] < v("salt")
-    out = torch.where(holes | blobs | salt, torch.zeros_like(out), out)
-    out = torch.where(z > 0, out, torch.zeros_like(out))
-    out = _shift(out, p["dx"], p["dy"], 0.0)
-    return out.round().clamp(0, 65535).to(torch.int32)
+# --------------------------------------------------------------------------- colour helpers
 
 
 def motion_blur(img: torch.Tensor, length: torch.Tensor, angle: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -832,14 +736,3 @@ def motion_blur(img: torch.Tensor, length: torch.Tensor, angle: torch.Tensor, ma
     kern = w.repeat_interleave(3, 0).unsqueeze(1)  # (B*3)×1×K×K
     y = F.conv2d(xp, kern, groups=B * 3)
     return y.view(B, 3, H, W).permute(0, 2, 3, 1)
-
-
-def finish_color(rgb: torch.Tensor, p: dict[str, torch.Tensor], rnd: dict[str, torch.Tensor],
-                 cfg: SensorConfig, width_ref: int) -> torch.Tensor:
-    """Float RGB in [0, 1] (B×H×W×3) → blurred, noisy uint8."""
-    B, H, W, _ = rgb.shape
-    scale = W / 640.0 if width_ref <= 0 else width_ref / 640.0
-    max_len = int(round(cfg.motion_blur * scale))
-    rgb = motion_blur(rgb, p["blur_len"] * scale, p["blur_angle"], max_len)
-    out = rgb * 255.0 + p["cnoise"].view(B, 1, 1, 1) * rnd["cnoise"]
-    return out.round().clamp(0, 255).to(torch.uint8)
