@@ -16,7 +16,7 @@ from kpfusion_ros.data.synthetic.grasp import _skin_samples, make_grasp
 from kpfusion_ros.data.synthetic.render import CONE_BLEND_MM
 from kpfusion_ros.data.synthetic.scene import hand_cones, sample_scene
 from kpfusion_ros.data.synthetic.sdf import round_cone_sdf, smooth_union
-from kpfusion_ros.joints import FINGER_CHAINS as NET_CHAINS
+from kpfusion_ros.joints import NETWORK_FINGER_CHAINS as NET_CHAINS
 from kpfusion_ros.preprocessing import CropConfig, crop_hands
 
 W, H = 320, 240

@@ -18,7 +18,7 @@ from kpfusion_ros.data.synthetic import (
 )
 from kpfusion_ros.data.synthetic import hand_model as hm
 from kpfusion_ros.geometry import backproject, project
-from kpfusion_ros.joints import FINGER_CHAINS, JOINT_INDEX
+from kpfusion_ros.joints import NETWORK_FINGER_CHAINS, NETWORK_JOINT_INDEX
 
 W, H = 160, 120
 SMALL = SyntheticConfig(width=W, height=H)
@@ -133,12 +133,12 @@ def test_intrinsics_consistency(clean_frames):
 
 def _thumb_side_sign(J: np.ndarray) -> float:
     """Sign of thumb side along (finger dir × palm normal), palm normal from finger flexion."""
-    w, mid, tip = J[JOINT_INDEX["wrist"]], J[JOINT_INDEX["middle_mcp"]], J[JOINT_INDEX["middle_tip"]]
+    w, mid, tip = J[NETWORK_JOINT_INDEX["wrist"]], J[NETWORK_JOINT_INDEX["middle_mcp"]], J[NETWORK_JOINT_INDEX["middle_tip"]]
     fdir = (mid - w) / np.linalg.norm(mid - w)
     curl = tip - mid
     volar = curl - curl.dot(fdir) * fdir
     volar /= np.linalg.norm(volar)
-    thumb = J[FINGER_CHAINS["thumb"][1]] - mid
+    thumb = J[NETWORK_FINGER_CHAINS["thumb"][1]] - mid
     return float(np.cross(fdir, volar).dot(thumb))
 
 
@@ -161,8 +161,8 @@ def test_left_hands_mirror_consistent():
             J = f.joints_mm[h]
             # knuckle-plane normal (index × pinky from the wrist) points volar for right hands only
             w = J[0]
-            n = np.cross(J[JOINT_INDEX["index_mcp"]] - w, J[JOINT_INDEX["pinky_mcp"]] - w)
-            tcmc = J[JOINT_INDEX["thumb_cmc"]] - (J[JOINT_INDEX["index_mcp"]] + J[JOINT_INDEX["pinky_mcp"]]) / 2
+            n = np.cross(J[NETWORK_JOINT_INDEX["index_mcp"]] - w, J[NETWORK_JOINT_INDEX["pinky_mcp"]] - w)
+            tcmc = J[NETWORK_JOINT_INDEX["thumb_cmc"]] - (J[NETWORK_JOINT_INDEX["index_mcp"]] + J[NETWORK_JOINT_INDEX["pinky_mcp"]]) / 2
             # thumb base is volar of the knuckle plane: positive along n for right, negative for left
             sgn = float(n.dot(tcmc))
             assert (sgn > 0) == (f.handedness[h] == "right")
@@ -215,13 +215,15 @@ def test_split_roundtrip(tmp_path):
 
 
 def test_clis(tmp_path):
-    from kpfusion_ros.tools import contact_sheet, make_splits
+    from helpers.cli import run_cli
 
-    assert make_splits.main(["--out", str(tmp_path / "sp"), "--num", "2", "--seed", "1",
-                             "--width", "64", "--height", "48", "--num-hands", "1"]) == 0
+    res = run_cli("kpfusion_ros.tools.make_splits", "--out", str(tmp_path / "sp"), "--num", "2", "--seed", "1",
+                  "--width", "64", "--height", "48", "--num-hands", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
     assert len(SyntheticSplit(tmp_path / "sp")) == 2
-    assert contact_sheet.main(["--out", str(tmp_path / "sheet.png"), "--num", "2", "--seed", "0",
-                               "--width", "64", "--height", "48"]) == 0
+    res = run_cli("kpfusion_ros.tools.contact_sheet", "--out", str(tmp_path / "sheet.png"), "--num", "2", "--seed",
+                  "0", "--width", "64", "--height", "48")
+    assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "sheet.png").stat().st_size > 0
-    with pytest.raises(SystemExit):
-        make_splits.main(["--help"])
+    res = run_cli("kpfusion_ros.tools.make_splits", "--help")
+    assert res.returncode == 0 and "usage:" in res.stdout
