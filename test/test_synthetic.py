@@ -9,7 +9,6 @@ import torch
 from kpfusion_ros.data.synthetic import (
     OBJECT_INSTANCE,
     SceneConfig,
-    SensorConfig,
     SyntheticConfig,
     SyntheticSplit,
     render_batch,
@@ -67,25 +66,34 @@ def test_determinism():
 
 
 def test_labels_land_on_rendered_hand(clean_frames):
+    # visible joints project onto their own hand (tips lie on the skin, so some fall just off the
+    # silhouette), and where they do the skin is at most the joint's radius in front of them
     on_hand, depth_ok, total = 0, 0, 0
     for f in clean_frames:
         u, v = _joint_pixels(f)
         for h in range(f.num_hands):
             for j in np.nonzero(f.visible[h])[0]:
                 total += 1
-                on_hand += f.instance[v[h, j], u[h, j]] == h
+                if f.instance[v[h, j], u[h, j]] != h:
+                    continue
+                on_hand += 1
                 z = f.joints_mm[h, j, 2]
                 d = float(f.depth[v[h, j], u[h, j]])
                 depth_ok += abs(d - z) < f.joint_radius_mm[h, j] + 6.0 + 1.0
     assert total > 100
-    assert on_hand / total >= 0.9, on_hand / total
-    assert depth_ok / total >= 0.95, depth_ok / total
+    assert on_hand / total >= 0.85, on_hand / total
+    assert depth_ok / on_hand >= 0.95, depth_ok / on_hand
 
 
 def test_depth_noise_within_model():
-    sensor = SensorConfig(depth_noise=3.0, flying_pixels=0.0, edge_holes=0.0, dropout=0.0,
-                          misregistration=0, motion_blur=0.0, color_noise=0.0)
-    cfg = SyntheticConfig(width=W, height=H, sensor=sensor, scene=SceneConfig(num_hands=2))
+    # a time-of-flight camera's noise (edge effects and misregistration off: at 160×120 a finger is
+    # nearly all edge): visible joints sit within their radius (+ 3σ of the noise) of the depth
+    from dataclasses import replace
+
+    from kpfusion_ros.data.synthetic import get_sensor
+
+    tof = replace(get_sensor("azure_kinect"), flying_pixels=(0.0, 0.0), edge_dropout=(0.0, 0.0), misregistration_px=0)
+    cfg = SyntheticConfig(width=W, height=H, sensor=tof, scene=SceneConfig(num_hands=2, views=(1, 0, 0)))
     ok, total = 0, 0
     for f in render_batch(11, range(6), cfg, keep_clean=True).frames():
         u, v = _joint_pixels(f)
@@ -93,18 +101,19 @@ def test_depth_noise_within_model():
             for j in np.nonzero(f.visible[h])[0]:
                 z = f.joints_mm[h, j, 2]
                 d = float(f.depth[v[h, j], u[h, j]])
-                if d == 0:
+                if d == 0 or f.instance[v[h, j], u[h, j]] != h:  # a hole, or a tip just off the silhouette
                     continue
-                sigma = 3.0 * (z / 1000.0) ** 2
+                sigma = 3 * (2.0 + 0.0015 * z)  # the preset's largest σ0 + rel·z, ×3 on dark/oblique skin
                 total += 1
                 ok += abs(d - z) < f.joint_radius_mm[h, j] + 6.0 + 3 * sigma + 1.0
-        assert np.abs(f.depth.astype(float) - np.round(f.depth_clean)).max() > 0  # noise applied
+        clean = np.round(f.depth_clean)
+        both = (f.depth > 0) & (clean > 0)
+        assert np.abs(f.depth[both].astype(float) - clean[both]).max() > 0  # noise applied
     assert total > 50 and ok / total >= 0.95
 
 
 def test_holes_and_clean_mode(clean_frames):
-    noisy = SyntheticConfig(width=W, height=H, sensor=SensorConfig(edge_holes=1.0, dropout=0.05),
-                            scene=SceneConfig(num_hands=2))
+    noisy = SyntheticConfig(width=W, height=H, sensor="sr300", scene=SceneConfig(num_hands=2))
     zeros = [(f.depth == 0).mean() for f in render_batch(2, range(4), noisy).frames()]
     assert min(zeros) > 0.0
     for f in clean_frames:
@@ -179,7 +188,7 @@ def test_roi_matches_full_render():
 
 def test_sequence_smooth_and_deterministic():
     cfg = SyntheticConfig(width=64, height=48)
-    seq = list(render_sequence(2, 20, 30.0, cfg, second_hand_at=0.5))
+    seq = list(render_sequence(2, 40, 30.0, cfg, second_hand_at=0.5))
     stamps = np.array([s for s, _ in seq])
     assert np.allclose(np.diff(stamps), 1 / 30.0)
     nh = [f.num_hands for _, f in seq]
@@ -187,7 +196,7 @@ def test_sequence_smooth_and_deterministic():
     for (_, a), (_, b) in zip(seq[:-1], seq[1:]):
         step = np.linalg.norm(b.joints_mm[0] - a.joints_mm[0], axis=-1).max()
         assert step < 60.0  # mm per frame at 30 Hz
-    again = list(render_sequence(2, 20, 30.0, cfg, second_hand_at=0.5))
+    again = list(render_sequence(2, 40, 30.0, cfg, second_hand_at=0.5))
     assert all(np.array_equal(a.color, b.color) for (_, a), (_, b) in zip(seq, again))
 
 

@@ -13,7 +13,7 @@ from kpfusion_ros.training.data import DataConfig, SyntheticCropStream
 
 TINY = dict(crop_size=64, num_points=64, trunk_widths=[8, 8, 16, 16], feature_dim=16, fa_samples=8,
             tr_ffn=16, cross_ffn=16, dense_ffn=16)
-DATA = DataConfig(width=160, height=120, frames_per_step=3, pool=8, refresh=2)
+DATA = DataConfig(width=160, height=120, frames_per_step=3, pool=8, refresh=2, workers=0)
 
 
 def test_smooth_l1_matches_reference_formula():

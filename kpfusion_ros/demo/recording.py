@@ -28,11 +28,15 @@ def make_bag(out: Path, seed: int = DEFAULT_SEED, frames: int = DEFAULT_FRAMES, 
     """Write the recording to the directory ``out``; returns {topic: count}."""
     from tqdm import tqdm
 
-    from kpfusion_ros.data.synthetic import SensorConfig, SyntheticConfig, render_sequence
+    from dataclasses import replace
+
+    from kpfusion_ros.data.synthetic import SyntheticConfig, get_sensor, render_sequence
     from kpfusion_ros.ros import bagio
     from kpfusion_ros.ros.hand_frames import frame_messages, ground_truth_msg
 
-    cfg = SyntheticConfig(width=width, height=height, sensor=SensorConfig(color_noise=color_noise))
+    # a RealSense D435 (the recording's realsense-ros topics), colour read noise as asked
+    cfg = SyntheticConfig(width=width, height=height,
+                          sensor=replace(get_sensor("d435"), read_noise=(color_noise, color_noise)))
     start_ns = int(start_stamp_s) * 1_000_000_000
     with bagio.BagWriter(out, compress=compress, overwrite=overwrite) as bag:
         for topic, typ in ((bagio.INFO_TOPIC, bagio.INFO_TYPE), (bagio.COLOR_TOPIC, bagio.IMAGE_TYPE),

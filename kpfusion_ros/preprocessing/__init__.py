@@ -23,7 +23,7 @@ authors reproduced on purpose are marked "QUIRK" in the docstrings.
 
 from .bounds import CropGeometry, crop_bounds, crop_geometry, crop_matrix, nearest_indices
 from .config import CUBE_MM, CropConfig
-from .crop import CropBatch, crop_hands
+from .crop import CropBatch, crop_batch_from_canvas, crop_hands
 from .depth_points import (depth_to_points, foreground_mask, foreground_points_mask, lift_pixels, normalize_depth,
                            sample_indices, sample_points)
 from .labels import labels_from_joints, predictions_to_camera
@@ -45,6 +45,7 @@ __all__ = [
     "sample_indices",
     "sample_points",
     "crop_hands",
+    "crop_batch_from_canvas",
     "labels_from_joints",
     "predictions_to_camera",
 ]

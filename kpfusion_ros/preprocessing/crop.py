@@ -20,11 +20,11 @@ import torch
 from kpfusion_ros.camera import CameraLike, camera_array
 from kpfusion_ros.geometry import mirror_points_mm
 
-from .bounds import ArrayLike, as_rows, canvas_source_indices, crop_geometry
+from .bounds import ArrayLike, CropGeometry, as_rows, canvas_source_indices, crop_geometry
 from .config import CropConfig
 from .depth_points import foreground_points_mask, lift_pixels_inv, normalize_depth, sample_indices
 
-__all__ = ["CropBatch", "crop_hands"]
+__all__ = ["CropBatch", "crop_hands", "crop_batch_from_canvas"]
 
 
 @dataclass
@@ -147,21 +147,9 @@ def crop_hands(
     inside = (rows_t >= 0).unsqueeze(2) & (cols_t >= 0).unsqueeze(1)  # K×S×S
     flat = rows_t.clamp(min=0).unsqueeze(2) * W + cols_t.clamp(min=0).unsqueeze(1)
 
-    # depth: gather, sanitise, z-threshold
-    lo, hi = cfg.valid_depth_mm
-    # K×S×S, sanitised after the gather (cheaper than the frame); indexing, as take() has no uint16 kernel
-    dcrop = dep.reshape(-1)[flat].to(dt)
-    ok = inside & (dcrop >= lo) & (dcrop <= hi) & (dcrop > 0)  # NaN fails every comparison
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        ok &= torch.isfinite(dcrop)
-    dcrop = torch.where(ok, dcrop, torch.zeros((), dtype=dt, device=device))
-    zr = torch.from_numpy(geo.z_range).to(device=device, dtype=dt)
-    z0, z1 = zr[:, 0].view(K, 1, 1), zr[:, 1].view(K, 1, 1)
-    nz = dcrop != 0
-    dcrop = torch.where(nz & (dcrop < z0), z0.expand_as(dcrop), dcrop)
-    dcrop = torch.where(nz & (dcrop > z1), torch.zeros_like(dcrop), dcrop)
-
-    # colour: one gather straight into K×3×S×S in the network's channel order, then [0, 1]
+    # depth: gather (K×S×S; indexing, as take() has no uint16 kernel); colour: one gather into the
+    # network's channel order
+    dcrop = dep.reshape(-1)[flat]
     if color_order not in ("rgb", "bgr"):
         raise ValueError("color_order must be 'rgb' or 'bgr'")
     C = int(col.shape[2]) if col.dim() == 3 else 1
@@ -173,14 +161,57 @@ def crop_hands(
     if src.dtype == torch.uint16:  # no take() kernel for uint16
         src = src.to(torch.int32)
     rgb = src.take(flat.unsqueeze(1) * 3 + chan)  # K×3×S×S
+    return crop_batch_from_canvas(dcrop, rgb, geo, center, cube_np, cam_np, mir, cfg, generator, (H, W), device,
+                                  inside=inside, timings=timings, channels_first=True)
+
+
+def crop_batch_from_canvas(depth_canvas: torch.Tensor, color_canvas: torch.Tensor, geo: CropGeometry,
+                           center: np.ndarray, cube: np.ndarray, cam: np.ndarray, mirror: np.ndarray,
+                           cfg: CropConfig, generator: Optional[torch.Generator], image_size: tuple[int, int],
+                           device, inside: Optional[torch.Tensor] = None, timings: Optional[dict] = None,
+                           channels_first: bool = False) -> CropBatch:
+    """Steps 3–6 of :func:`crop_hands` on crops already on their S×S canvas → :class:`CropBatch`.
+
+    ``depth_canvas`` K×S×S (mm, any dtype; 0 / non-finite / outside ``cfg.valid_depth_mm`` invalid),
+    ``color_canvas`` K×S×S×3 RGB (or, with ``channels_first``, K×3×S×S already in the network's
+    channel order), 0–255; ``inside`` K×S×S marks canvas pixels that read the image (default: all);
+    ``center`` K×3 mm in the frame the network sees (mirrored for mirrored hands), ``cube`` K×3,
+    ``cam`` K×4. Used by :func:`crop_hands` (a canvas gathered from a frame) and by the renderer
+    (a canvas rendered directly, :mod:`kpfusion_ros.data.synthetic.crops`).
+    """
+    device = torch.device(device)
+    K = depth_canvas.shape[0]
+    dt, N = cfg.dtype, int(cfg.num_points)
+    if inside is None:
+        inside = torch.ones(depth_canvas.shape, dtype=torch.bool, device=device)
+    valid = (center[:, 2] > 0) & (geo.bounds[:, 1] > geo.bounds[:, 0]) & (geo.bounds[:, 3] > geo.bounds[:, 2])
+    inside = inside & torch.from_numpy(valid).to(device).view(K, 1, 1)
+    # depth: sanitise, z-threshold
+    lo, hi = cfg.valid_depth_mm
+    dcrop = depth_canvas.to(dt)
+    ok = inside & (dcrop >= lo) & (dcrop <= hi) & (dcrop > 0)  # NaN fails every comparison
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        ok &= torch.isfinite(dcrop)
+    dcrop = torch.where(ok, dcrop, torch.zeros((), dtype=dt, device=device))
+    zr = torch.from_numpy(geo.z_range).to(device=device, dtype=dt)
+    z0, z1 = zr[:, 0].view(K, 1, 1), zr[:, 1].view(K, 1, 1)
+    nz = dcrop != 0
+    dcrop = torch.where(nz & (dcrop < z0), z0.expand_as(dcrop), dcrop)
+    dcrop = torch.where(nz & (dcrop > z1), torch.zeros_like(dcrop), dcrop)
+
+    # colour in the network's channel order, then [0, 1]
+    if channels_first:
+        rgb = color_canvas
+    else:
+        rgb = color_canvas[..., [2, 1, 0] if cfg.bgr else [0, 1, 2]].permute(0, 3, 1, 2)
     rgb = torch.where(inside.unsqueeze(1), rgb, torch.zeros((), dtype=rgb.dtype, device=device))
     # v / 255 divided by a tensor (not a Python scalar, which CUDA turns into v · (1/255)): for uint8
     # input the float32 results equal numpy's float64 v/255 rounded to float32 for all 256 values
     rgb = rgb.to(dt) / torch.full((), 255.0, dtype=dt, device=device)
 
-    center_t = torch.from_numpy(center).to(device=device, dtype=dt)
-    cube_t = torch.from_numpy(cube_np).to(device=device, dtype=dt)
-    cam_t = torch.from_numpy(cam_np).to(device=device, dtype=dt)
+    center_t = torch.from_numpy(np.asarray(center, np.float64)).to(device=device, dtype=dt)
+    cube_t = torch.from_numpy(np.asarray(cube, np.float64)).to(device=device, dtype=dt)
+    cam_t = torch.from_numpy(np.asarray(cam, np.float64)).to(device=device, dtype=dt)
     M_t = torch.from_numpy(geo.M).to(device=device, dtype=dt)
 
     dnl = normalize_depth(dcrop, center_t[:, 2], cube_t[:, 2], cfg.max_value_quirk)
@@ -204,12 +235,10 @@ def crop_hands(
         M=M_t,
         cube=cube_t,
         cam=cam_t,
-        mirrored=torch.from_numpy(mir).to(device),
+        mirrored=torch.from_numpy(np.asarray(mirror, bool)).to(device),
         bounds=torch.from_numpy(geo.bounds).to(device),
         z_range=zr,
         valid=torch.from_numpy(valid).to(device),
         num_foreground=mask.sum(dim=1),
-        image_size=(H, W),
+        image_size=tuple(image_size),
     )
-
-

@@ -92,3 +92,32 @@ def sample_params(k: int, generator: torch.Generator):
     shift = (torch.rand(k, 3, generator=generator, dtype=torch.float64) * 2 - 1) * COM_RANGE_MM
     scale = (1 + (torch.rand(k, generator=generator, dtype=torch.float64) * 2 - 1) * SCALE_RANGE).abs()
     return theta, shift, scale
+
+
+def randomize_rgb(rgb: torch.Tensor, generator: torch.Generator, p_drop: float = 0.2, jitter: bool = True) -> torch.Tensor:
+    """Colour randomisation of K×3×S×S crops in [0, 1] (sim-to-real: the network must not trust colour).
+
+    Per sample: with probability ``p_drop`` the colour crop is blanked (zeros: only depth can carry the
+    pose); otherwise (``jitter``) a random gain (×0.6–1.4), contrast about the crop mean (×0.7–1.3),
+    per-channel gains (×0.85–1.15), a random channel mix (10 %: channels permuted) and grey (10 %).
+    Draws from ``generator`` (CPU); everything else stays on the crops' device.
+    """
+    K = rgb.shape[0]
+    dev, dt = rgb.device, rgb.dtype
+    r = lambda *s: torch.rand(*s, generator=generator).to(device=dev, dtype=dt)  # noqa: E731
+    out = rgb
+    if jitter:
+        gain = (0.6 + 0.8 * r(K)).view(K, 1, 1, 1) * (0.85 + 0.3 * r(K, 3)).view(K, 3, 1, 1)
+        mean = out.mean(dim=(1, 2, 3), keepdim=True)
+        contrast = (0.7 + 0.6 * r(K)).view(K, 1, 1, 1)
+        out = ((out - mean) * contrast + mean) * gain
+        perm = torch.stack([torch.randperm(3, generator=generator) for _ in range(K)]).to(dev)
+        do_perm = (r(K) < 0.1).view(K, 1, 1, 1)
+        out = torch.where(do_perm, torch.gather(out, 1, perm.view(K, 3, 1, 1).expand_as(out)), out)
+        grey = (r(K) < 0.1).view(K, 1, 1, 1)
+        out = torch.where(grey, out.mean(1, keepdim=True).expand_as(out), out)
+        out = out.clamp(0.0, 1.0)
+    if p_drop > 0:
+        drop = (r(K) < p_drop).view(K, 1, 1, 1)
+        out = torch.where(drop, torch.zeros_like(out), out)
+    return out

@@ -1,24 +1,33 @@
-"""Synthetic frames → per-hand GT-centred crops (the paper's protocol), batched on the device.
+"""Training batches: per-hand GT-centred crops (the paper's protocol), batched on the device.
 
-A training step renders ``frames`` new frames of stream ``seed`` (frame indices advance with
-the step, so the data stream is a pure function of (seed, step) and resumes exactly), crops
-every valid hand at the mean of its 21 GT joints (reference §3 "Crop center"), left hands
-mirrored, with one augmentation per hand (:mod:`.augment`), and returns one
-:class:`HandBatch` whose tensors live on the device. Evaluation uses the same path without
-augmentation (``augment=False``) on a disjoint seed.
+Two sources:
+
+* :class:`RenderedCropStream` (the default for synthetic training): every hand's crop is
+  **rendered directly** (:mod:`kpfusion_ros.data.synthetic.crops` — only the crop's rays),
+  in background worker processes that run ahead of the optimiser, into a pool of recent
+  crops from which each step draws its batch with fresh augmentation. Deterministic:
+  batch s is a pure function of (config, s), whatever the number of workers.
+* :class:`SyntheticCropStream` (full frames, then :func:`make_hand_batch`) and
+  :class:`DatasetCropStream` (a real-dataset reader's frames): crop every valid hand of a
+  frame batch at the mean of its 21 GT joints (reference §3 "Crop center"), left hands
+  mirrored, with one augmentation per hand (:mod:`.augment`). Evaluation uses
+  :func:`make_hand_batch` without augmentation on a disjoint seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
 import torch
 
 from ..data.synthetic import SyntheticConfig, render_batch
-from ..preprocessing import CropBatch, CropConfig, crop_hands, labels_from_joints
-from .augment import rotate_crops, sample_modes, sample_params
+from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
+                             lift_pixels, sample_indices)
+from ..tracking import joint_mean
+from .augment import randomize_rgb, rotate_crops, sample_modes, sample_params
 
 
 @dataclass
@@ -26,12 +35,17 @@ class DataConfig:
     seed: int = 0                 # synthetic stream seed (training); evaluation uses another
     width: int = 640
     height: int = 480
-    frames_per_step: int = 24     # frames per batch (≈1.3 hands per frame)
-    pool: int = 0                 # >0: keep a window of this many rendered frames on the device ...
-    refresh: int = 4              # ... and render only this many new frames per step
-    cube_mm: float = 250.0
+    frames_per_step: int = 24     # frames per batch (≈1.3 hands per frame); crops: hands per batch = this
+    pool: int = 0                 # >0: keep a window of this many rendered frames (crops: samples) ...
+    refresh: int = 4              # ... and render only this many new ones per step
+    cube_mm: float = CUBE_MM
     augment: bool = True
     clean: bool = False           # no sensor defects
+    render: str = "crops"         # synthetic training: "crops" (rendered directly) or "frames"
+    workers: int = 1              # crops: background rendering processes (0 = render in the training process)
+    rgb_drop: float = 0.2         # crops: fraction of samples whose colour crop is blanked (depth must carry)
+    rgb_jitter: bool = True       # crops: random gain, contrast, channel mix, grey on the colour crop
+    p_rot: float = 0.5            # crops: in-plane rotation at draw time (the authors' 'rot', fresh per draw)
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
@@ -70,7 +84,7 @@ def _cat_crops(parts: list[CropBatch]) -> CropBatch:
 
 
 def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, augment: bool = True,
-                    cube_mm: float = 250.0, device=None, centers_mm: Optional[torch.Tensor] = None) -> HandBatch:
+                    cube_mm: float = CUBE_MM, device=None, centers_mm: Optional[torch.Tensor] = None) -> HandBatch:
     """Crop every valid hand of a :class:`~kpfusion_ros.data.synthetic.FrameBatch`.
 
     ``generator`` (CPU) draws the augmentation and the point sampling. ``centers_mm``
@@ -80,8 +94,8 @@ def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, au
     valid = frames.hand_valid.cpu().numpy()
     B = valid.shape[0]
     joints = frames.joints_mm.to(device=device, dtype=torch.float32)
-    cent = joints.mean(2) if centers_mm is None else centers_mm.to(device=device, dtype=torch.float32)
-    cent_np = cent.double().cpu().numpy()
+    cent_np = (joint_mean(frames.joints_mm.cpu().numpy()) if centers_mm is None
+               else centers_mm.double().cpu().numpy())
     cam_np = frames.cam.double().cpu().numpy()
     right_np = frames.is_right.cpu().numpy()
     K = int(valid.sum())
@@ -220,3 +234,212 @@ class DatasetCropStream:
         idx = torch.randint(len(self.dataset), (self.cfg.frames_per_step,), generator=g).tolist()
         frames = frames_to_batch([self.dataset[i] for i in idx], self.device)
         return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device)
+
+
+# --------------------------------------------------------------------------------------------
+# crops rendered directly, in background processes, pooled
+# --------------------------------------------------------------------------------------------
+
+#: Fields of a crop sample kept in the pool (CropBatch fields + labels).
+_CROP_FIELDS = ("rgb", "depth", "center", "M", "cube", "cam", "mirrored", "bounds", "z_range", "valid",
+                "num_foreground")
+_SAMPLE_STREAM = 0x5A3  # augmentation generator stream, disjoint from the scene's frame generator
+
+
+def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: CropConfig,
+                          augment: bool = True, cube_mm: float = CUBE_MM) -> dict:
+    """Crops of every hand of synthetic samples ``indices`` of stream ``seed`` (CPU tensors).
+
+    Per hand one render-time augmentation: 'com' (centre shift ±10 mm per axis), 'sc' (cube ×
+    [0.8, 1.2]) or none, a third each (rotation is applied later, at draw time). Returns a dict of
+    stacked tensors (``_CROP_FIELDS`` with rgb as uint8, plus joints_mm, is_right, sample) — a pure
+    function of (seed, indices, config).
+    """
+    from ..data.synthetic.crops import render_hand_crops
+    from ..data.synthetic.generator import frame_generator, sensor_finish
+    from ..data.synthetic.scene import hand_cones, sample_scene
+
+    sensor = syn.effective_sensor
+    scenes, hands, cents, cubes, gens, sample, joints, right = [], [], [], [], [], [], [], []
+    for i in indices:
+        g = frame_generator(seed, int(i))
+        sc = sample_scene(g, syn.width, syn.height, syn.scene, sensor)
+        ga = frame_generator(seed ^ _SAMPLE_STREAM, int(i))
+        for h in range(min(len(sc.hands), 2)):
+            J = hand_cones(sc.hands[h])[3]
+            c = joint_mean(J)
+            cube = np.full(3, float(cube_mm))
+            if augment:
+                mode = int(torch.randint(3, (1,), generator=ga))
+                shift = (torch.rand(3, generator=ga, dtype=torch.float64).numpy() * 2 - 1) * 10.0
+                scale = 1 + (float(torch.rand(1, generator=ga, dtype=torch.float64)) * 2 - 1) * 0.2
+                if mode == 0:
+                    c = c + shift
+                elif mode == 1:
+                    cube = cube * scale
+            scenes.append(sc), hands.append(h), cents.append(c), cubes.append(cube), gens.append(ga)
+            sample.append(int(i)), joints.append(J), right.append(sc.hands[h].shape.is_right)
+    if not scenes:
+        return {"sample": torch.zeros(0, dtype=torch.long)}
+    # colour stays 0–255 (uint8) in the pool: the batch builder scales it
+    cc = replace(crop_cfg, dtype=torch.float32)
+    finish = sensor_finish(scenes, syn.width)
+    batch, _ = render_hand_crops(scenes, hands, np.stack(cents), np.stack(cubes), cc, finish,
+                                 torch.Generator().manual_seed(int(seed) * 7919 + int(indices[0])))
+    out = {n: getattr(batch, n) for n in _CROP_FIELDS}
+    out["rgb"] = (out["rgb"] * 255.0).round().to(torch.uint8)
+    out["joints_mm"] = torch.as_tensor(np.stack(joints), dtype=torch.float32)
+    out["is_right"] = torch.as_tensor(right)
+    out["sample"] = torch.as_tensor(sample, dtype=torch.long)
+    out["image_size"] = (syn.height, syn.width)
+    return out
+
+
+def _cat_samples(parts: list[dict]) -> dict:
+    parts = [p for p in parts if len(p["sample"])]
+    if not parts:
+        return {"sample": torch.zeros(0, dtype=torch.long)}
+    out = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "image_size"}
+    out["image_size"] = parts[0]["image_size"]
+    return out
+
+
+def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm):  # pragma: no cover - other process
+    torch.set_num_threads(1)
+    while True:
+        job = q_in.get()
+        if job is None:
+            return
+        key, indices = job
+        q_out.put((key, render_training_crops(seed, indices, syn, crop_cfg, augment, cube_mm)))
+
+
+class RenderedCropStream:
+    """Training batches of crops rendered directly (module docstring), ``frames_per_step`` hands each.
+
+    The pool holds the crops of the last ``pool`` samples (default 8 × frames_per_step); before step
+    s it is exactly samples [s·R, s·R + pool) (R = ``refresh``), so batch s — drawn with a generator
+    seeded by (seed, s), rotated with probability ``p_rot``, colour randomised, points re-sampled —
+    is a pure function of (config, s) and resuming at s gives the same data. ``workers`` processes
+    render the samples of future steps while the optimiser runs.
+    """
+
+    def __init__(self, cfg: DataConfig, crop_cfg: CropConfig, device="cpu", syn: Optional[SyntheticConfig] = None):
+        self.cfg, self.crop_cfg, self.device = cfg, crop_cfg, torch.device(device)
+        self.syn = syn or cfg.synthetic()
+        self.P = cfg.pool if cfg.pool > 0 else 8 * cfg.frames_per_step
+        self.R = max(1, cfg.refresh)
+        self._groups: dict[int, dict] = {}  # sample chunk key → crops
+        self._step = None
+        self._procs, self._q_in, self._q_out, self._asked = [], None, None, set()
+        self._ahead = 3
+
+    # -- rendering, here or in the workers ---------------------------------------------------
+    def _chunk_indices(self, key: int):
+        return list(range(key * self.R, (key + 1) * self.R))
+
+    def _start_workers(self):
+        if self._procs or self.cfg.workers <= 0:
+            return
+        import torch.multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        self._q_in, self._q_out = ctx.Queue(), ctx.Queue()
+        for _ in range(self.cfg.workers):
+            p = ctx.Process(target=_worker, args=(self._q_in, self._q_out, self.cfg.seed, self.syn, self.crop_cfg,
+                                                  self.cfg.augment, self.cfg.cube_mm), daemon=True)
+            p.start()
+            self._procs.append(p)
+
+    def _ask(self, key: int):
+        if self.cfg.workers > 0 and key not in self._asked and key not in self._groups:
+            self._start_workers()
+            self._q_in.put((key, self._chunk_indices(key)))
+            self._asked.add(key)
+
+    def _get(self, key: int) -> dict:
+        if key in self._groups:
+            return self._groups[key]
+        if self.cfg.workers <= 0:
+            self._groups[key] = render_training_crops(self.cfg.seed, self._chunk_indices(key), self.syn,
+                                                      self.crop_cfg, self.cfg.augment, self.cfg.cube_mm)
+            return self._groups[key]
+        self._ask(key)
+        while key not in self._groups:
+            k, g = self._q_out.get()
+            self._groups[k] = g
+            self._asked.discard(k)
+        return self._groups[key]
+
+    def close(self):
+        for _ in self._procs:
+            self._q_in.put(None)
+        for p in self._procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+        self._procs = []
+
+    def __del__(self):  # noqa: D105
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # -- batches -------------------------------------------------------------------------------
+    def pool_keys(self, step: int) -> list[int]:
+        """Sample chunks (of R samples) in the pool at ``step``: samples [s·R, s·R + P)."""
+        n = -(-self.P // self.R)
+        return list(range(step, step + n))
+
+    def batch(self, step: int) -> HandBatch:
+        keys = self.pool_keys(step)
+        for k in range(keys[-1] + 1, keys[-1] + 1 + self._ahead):  # keep the workers busy
+            self._ask(k)
+        for k in keys:
+            self._ask(k)
+        pool = _cat_samples([self._get(k) for k in keys])
+        for k in [k for k in self._groups if k < step]:
+            del self._groups[k]
+        g = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + int(step))
+        n = len(pool["sample"])
+        if n == 0:
+            raise ValueError("no hand in the pooled samples")
+        pick = torch.randint(n, (self.cfg.frames_per_step,), generator=g)
+        return self._draw(pool, pick, g)
+
+    def _draw(self, pool: dict, pick: torch.Tensor, g: torch.Generator) -> HandBatch:
+        dev, cc = self.device, self.crop_cfg
+        f = {k: pool[k][pick].to(dev) for k in _CROP_FIELDS}
+        rgb = f["rgb"].to(cc.dtype) / torch.full((), 255.0, dtype=cc.dtype, device=dev)
+        K = len(pick)
+        if self.cfg.augment and (self.cfg.rgb_jitter or self.cfg.rgb_drop > 0):
+            rgb = randomize_rgb(rgb, g, self.cfg.rgb_drop, self.cfg.rgb_jitter)
+        depth = f["depth"].to(cc.dtype)
+        # fresh points every draw
+        mask = foreground_points_mask(depth[:, 0], f["center"], f["cube"])
+        src, any_fg = sample_indices(mask, cc.num_points, g)
+        pcl = lift_pixels(depth[:, 0], src, f["center"], f["M"], f["cube"], f["cam"])
+        pcl = torch.where(any_fg.view(K, 1, 1), pcl, torch.zeros_like(pcl))
+        crops = CropBatch(rgb=rgb, depth=depth, pcl=pcl, center=f["center"], M=f["M"], cube=f["cube"], cam=f["cam"],
+                          mirrored=f["mirrored"], bounds=f["bounds"], z_range=f["z_range"], valid=f["valid"],
+                          num_foreground=f["num_foreground"], image_size=tuple(pool["image_size"]))
+        joints_mm = pool["joints_mm"][pick].to(dev)
+        xyz, uvd = labels_from_joints(joints_mm, crops)
+        modes = ["none"] * K
+        if self.cfg.augment and self.cfg.p_rot > 0:
+            rot = torch.rand(K, generator=g) < self.cfg.p_rot
+            theta = (torch.rand(K, generator=g, dtype=torch.float64) * 2 - 1) * math.pi
+            if bool(rot.any()):
+                i = rot.nonzero()[:, 0].to(dev)
+                r_rgb, r_d, r_pcl, r_xyz, r_uvd = rotate_crops(
+                    crops.rgb[i], crops.depth[i], crops.center[i], crops.M[i], crops.cube[i], crops.cam[i], xyz[i],
+                    theta.to(dev)[i], cc.num_points, g)
+                crops.rgb[i], crops.depth[i], crops.pcl[i] = r_rgb, r_d, r_pcl
+                xyz, uvd = xyz.clone(), uvd.clone()
+                xyz[i], uvd[i] = r_xyz, r_uvd
+                modes = ["rot" if bool(r) else "none" for r in rot]
+        hb = HandBatch(crops, xyz, uvd, joints_mm, pool["is_right"][pick].to(dev), pool["sample"][pick].to(dev), modes)
+        keep = crops.valid & (crops.num_foreground > 0)
+        if not bool(keep.all()):
+            hb = select(hb, keep)
+        return hb

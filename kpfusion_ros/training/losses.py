@@ -54,13 +54,15 @@ def compute_losses(out, depth: torch.Tensor, xyz_gt: torch.Tensor, uvd_gt: torch
 
     ``out``: :class:`~kpfusion_ros.model.KPFusionOutput`; ``depth`` B×1×S×S normalised depth
     crop; ``xyz_gt``/``uvd_gt`` B×J×3. Entry names: ``map.<name>``, ``awr.<name>`` (maps in
-    ``out.map_names``), ``pose.<pose name>``, ``whm.<stage>``; values are UNweighted.
+    ``out.map_names``), ``pose.<pose name>``, ``whm.<stage>``; values are UNweighted. Outputs of a
+    reduced-precision (autocast) forward pass are compared in float32.
     """
     J = xyz_gt.shape[1]
     terms: dict[str, torch.Tensor] = {}
     total = depth.new_zeros(())
     offset_target = None
     for i, pmap in enumerate(out.maps):
+        pmap = pmap.float()
         name = out.map_names[i] if i < len(out.map_names) else str(i)
         if offset_target is None:
             offset_target = joint2offset(uvd_gt, depth, kernel, pmap.shape[-1])
@@ -70,11 +72,12 @@ def compute_losses(out, depth: torch.Tensor, xyz_gt: torch.Tensor, uvd_gt: torch
         total = total + weights.map * l_map + weights.awr * l_awr
     for i, pose in enumerate(out.poses):
         name = out.pose_names[i] if i < len(out.pose_names) else str(i)
-        l = smooth_l1(pose, xyz_gt)
+        l = smooth_l1(pose.float(), xyz_gt)
         terms[f"pose.{name}"] = l
         total = total + weights.pose * l
     for i, w in enumerate(out.whm):
         sig = weights.whm_sigmas[min(i, len(weights.whm_sigmas) - 1)]
+        w = w.float()
         l = smooth_l1(w, whm_target(uvd_gt, w.shape[-1], sig, weights.whm_std).to(w.dtype))
         terms[f"whm.b{i + 1}"] = l
         total = total + weights.whm * l

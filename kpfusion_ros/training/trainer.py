@@ -30,7 +30,7 @@ import torch
 
 from ..model import build_model, count_parameters, preset
 from ..preprocessing import CropConfig
-from .data import DataConfig, DatasetCropStream, SyntheticCropStream
+from .data import DataConfig, DatasetCropStream, RenderedCropStream, SyntheticCropStream
 from .losses import LossWeights, compute_losses
 
 
@@ -46,6 +46,8 @@ class TrainConfig:
     gamma: float = 0.1
     time_budget_s: float = 0.0      # 0 = none
     device: str = "cpu"
+    precision: str = "fp32"         # fp32 | bf16 (autocast of the forward pass; see kpfusion-bench-train)
+    channels_last: bool = False     # channels-last memory format for the image branches
     init_seed: int = 0              # torch seed for weights and dropout
     log_every: int = 10
     ckpt_every: int = 200
@@ -98,14 +100,22 @@ class Trainer:
                 self.rng_cuda = torch.cuda.get_rng_state(self.device)
         with self._own_rng():
             self.model = build_model(self.model_cfg).to(self.device)
+        if cfg.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      betas=(0.9, 0.999), eps=1e-8)
         decay_step = max(1, int(round(cfg.steps * cfg.lr_decay_at)))
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones=[decay_step], gamma=cfg.gamma)
         self.crop_cfg = CropConfig.for_model(self.model_cfg, cube_mm=cfg.data.cube_mm)
         # dataset: a real-dataset reader (HandFrames); None = synthetic frames rendered on the fly
-        self.stream = (SyntheticCropStream(cfg.data, self.crop_cfg, self.device) if dataset is None
-                       else DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device))
+        if dataset is not None:
+            self.stream = DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device)
+        elif cfg.data.render == "crops":
+            self.stream = RenderedCropStream(cfg.data, self.crop_cfg, self.device)
+        else:
+            self.stream = SyntheticCropStream(cfg.data, self.crop_cfg, self.device)
         self.weights = LossWeights()
         self.step = 0
         self.elapsed = 0.0
@@ -176,7 +186,12 @@ class Trainer:
         with self._own_rng(), allow_tf32(self.device.type == "cuda"):
             hb = self.stream.batch(step)
             self.model.train()
-            out = self.model(*hb.inputs())
+            inputs = list(hb.inputs())
+            if self.cfg.channels_last:
+                inputs[0] = inputs[0].contiguous(memory_format=torch.channels_last)
+                inputs[1] = inputs[1].contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+                out = self.model(*inputs)
             terms = compute_losses(out, hb.crops.depth, hb.xyz_gt, hb.uvd_gt, self.model_cfg.awr_kernel,
                                    self.weights)
             self.opt.zero_grad(set_to_none=True)
@@ -250,6 +265,8 @@ class Trainer:
             self.elapsed = time.time() - t_start
             self.save()
         finally:
+            if hasattr(self.stream, "close"):
+                self.stream.close()
             fcsv.close()
             if bar is not None:
                 bar.close()

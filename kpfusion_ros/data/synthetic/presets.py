@@ -1,8 +1,8 @@
 """Named configurations of the synthetic generator that several tools and tests use.
 
-``clean_scene_config`` is the uncluttered scene: only the hands (no background clutter,
-occluders, held or nearby objects, tables, no hand at the image border) and no sensor
-defects. Tests about the node, the pipeline or the localiser's basics, the soak and the
+``clean_scene_config`` is the uncluttered scene: only the hands in the free view (no
+background clutter, occluders, held or nearby objects, tables, no hand at the image border)
+and no sensor defects. Tests about the node, the pipeline or the localiser's basics, the soak and the
 benchmarks' "clean" settings render it, so that what they measure is not the scene's
 difficulty. ``clean_frames`` renders it at any size (static, for streaming benchmarks).
 """
@@ -15,7 +15,7 @@ from . import SceneConfig, SyntheticConfig, render_frame  # the package's public
 
 #: SceneConfig fields of the clean scene (everything but the hands switched off).
 CLEAN_SCENE = {"clutter": (0, 0), "p_occluder": 0.0, "p_near_object": 0.0, "p_grasp": 0.0, "p_edge": 0.0,
-               "p_table": 0.0}
+               "p_table": 0.0, "views": (1.0, 0.0, 0.0)}
 #: Largest frame rendered directly by :func:`clean_frames` (larger ones are upscaled: rendering is slow).
 RENDER_MAX = (640, 480)
 

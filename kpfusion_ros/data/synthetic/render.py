@@ -15,7 +15,11 @@ primitive types. The same code runs on CUDA (pass tensors on the device).
 
 Primitive tables (per type, padded over the batch: B×N×D float, plus ``valid``):
 
+* cone: a(3) b(3) r_a r_b — round cones whose **smooth union** is the hands' skin
+  (:mod:`.sdf`; sphere traced from the entry into their bounding capsules inflated by
+  the blend margin, a few iterations per ray, only the rays of tiles they touch);
 * capsule: a(3) b(3) r — spheres are capsules with a == b;
+* cylinder: centre(3), axis(3, unit), r, half length — flat caps;
 * ellipsoid: centre(3), A(3×3 row-major) with |A (x − c)| = 1 on the surface;
 * box: centre(3), R(3×3 row-major, columns are the box axes), half extents(3);
 * plane: n(3), d with n·x = d (infinite).
@@ -29,11 +33,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import torch
 
+from .sdf import CONE_DIM, cone_constants, cone_sdf_const, influence_capsules, smooth_union_normal, sphere_trace
+
 TILE = 16
-TYPES = ("capsule", "ellipsoid", "box", "plane")
-GEOM_DIM = {"capsule": 7, "ellipsoid": 12, "box": 15, "plane": 4}
+TYPES = ("cone", "capsule", "cylinder", "ellipsoid", "box", "plane")
+GEOM_DIM = {"cone": CONE_DIM, "capsule": 7, "cylinder": 8, "ellipsoid": 12, "box": 15, "plane": 4}
+#: Blend radius of the cones' smooth union (mm). Each ray is traced against the cones whose
+#: capsule inflated by CONE_INFLUENCE_MM it crosses: the skin lies inside that region (≤ 8 cones
+#: meet anywhere: k·ln 8 = 5.2 mm), and a cone farther than it from the ray changes the union by
+#: at most k·ln(1 + e^(−8/k)) = 0.1 mm.
+CONE_BLEND_MM = 2.5
+CONE_INFLUENCE_MM = 8.0
+#: Cones per ray: the ones whose influence region the ray enters first.
+CONE_PER_RAY = 10
 ATTR_DIM = 14
 INF = float("inf")
 
@@ -52,6 +68,9 @@ class GBuffer:
     albedo: torch.Tensor  # B×H×W×3 (textured)
     normal: torch.Tensor  # B×H×W×3 unit, facing the camera
     ray: torch.Tensor  # B×H×W×3 unit ray directions
+    us: torch.Tensor | None = None  # B×W pixel columns of the grid (full-image coordinates)
+    vs: torch.Tensor | None = None  # B×H pixel rows
+    cam: torch.Tensor | None = None  # B×4
 
 
 def pixel_rays(cam: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -89,6 +108,12 @@ def _sphere_bbox(c: torch.Tensor, r: torch.Tensor, cam: torch.Tensor):
 
 
 def _bbox(kind: str, g: torch.Tensor, cam: torch.Tensor):
+    if kind == "cone":
+        g = influence_capsules(g, CONE_INFLUENCE_MM)
+        kind = "capsule"
+    if kind == "cylinder":
+        r = torch.sqrt(g[..., 6] ** 2 + g[..., 7] ** 2)
+        return _sphere_bbox(g[..., 0:3], r, cam)
     if kind == "capsule":
         b1 = _sphere_bbox(g[..., 0:3], g[..., 6], cam)
         b2 = _sphere_bbox(g[..., 3:6], g[..., 6], cam)
@@ -135,6 +160,31 @@ def _hit_capsule(rd, g):
     return t
 
 
+def _hit_cylinder(rd, g):
+    c, ax, r, h = g[..., 0:3], g[..., 3:6], g[..., 6], g[..., 7]
+    oc = -c  # ray origin (camera centre) relative to the centre, T×K×3
+    oca = (oc * ax).sum(-1).unsqueeze(1)  # T×1×K
+    rda = torch.einsum("tmc,tkc->tmk", rd, ax)  # T×M×K
+    ocp2 = ((oc * oc).sum(-1).unsqueeze(1) - oca * oca)
+    rdoc = torch.einsum("tmc,tkc->tmk", rd, oc)
+    A = 1.0 - rda * rda
+    B = rdoc - rda * oca
+    C = ocp2 - (r * r).unsqueeze(1)
+    disc = B * B - A * C
+    t_side = (-B - disc.clamp(min=0).sqrt()) / A.clamp(min=1e-9)
+    y = oca + t_side * rda
+    h1 = h.unsqueeze(1)
+    ok = (disc >= 0) & (A > 1e-9) & (t_side > 0) & (y.abs() <= h1)
+    t = torch.where(ok, t_side, INF)
+    for sgn in (1.0, -1.0):  # caps
+        tc = (sgn * h1 - oca) / torch.where(rda.abs() < 1e-9, torch.full_like(rda, 1e-9), rda)
+        # radial distance² at the cap hit: |oc + t rd|² − (oca + t rda)²
+        q2 = ((oc * oc).sum(-1).unsqueeze(1) + 2 * tc * rdoc + tc * tc) - (sgn * h1) ** 2
+        okc = (tc > 0) & (q2 <= (r * r).unsqueeze(1)) & (tc < t)
+        t = torch.where(okc, tc, t)
+    return t
+
+
 def _hit_ellipsoid(rd, g):
     c = g[..., 0:3]
     A = g[..., 3:12].reshape(*g.shape[:-1], 3, 3)  # T×K×3×3
@@ -169,7 +219,8 @@ def _hit_plane(rd, g):
     return torch.where(t > 0, t, INF)
 
 
-_HIT = {"capsule": _hit_capsule, "ellipsoid": _hit_ellipsoid, "box": _hit_box, "plane": _hit_plane}
+_HIT = {"capsule": _hit_capsule, "cylinder": _hit_cylinder, "ellipsoid": _hit_ellipsoid, "box": _hit_box,
+        "plane": _hit_plane}
 
 
 def _normals(kind: str, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -180,6 +231,13 @@ def _normals(kind: str, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         s = ((p - pa) * ba).sum(-1) / (ba * ba).sum(-1).clamp(min=1e-9)
         q = pa + s.clamp(0, 1).unsqueeze(-1) * ba
         n = p - q
+    elif kind == "cylinder":
+        c, ax, r, h = g[:, 0:3], g[:, 3:6], g[:, 6], g[:, 7]
+        q = p - c
+        y = (q * ax).sum(-1, keepdim=True)
+        radial = q - y * ax
+        on_cap = (y.abs() - h.unsqueeze(-1)).abs() < (radial.norm(dim=-1, keepdim=True) - r.unsqueeze(-1)).abs()
+        n = torch.where(on_cap, ax * y.sign(), radial)
     elif kind == "ellipsoid":
         A = g[:, 3:12].reshape(-1, 3, 3)
         q = torch.einsum("nij,nj->ni", A, p - g[:, 0:3])
@@ -203,6 +261,16 @@ def _texture(albedo: torch.Tensor, tex: torch.Tensor, p: torch.Tensor) -> torch.
     return (albedo * (1.0 + amp * s1 * s2)).clamp(0.0, 1.0)
 
 
+def _pad_grid(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Extend B×L monotone pixel coordinates to B×n by continuing the last step."""
+    L = x.shape[1]
+    if n == L:
+        return x
+    step = (x[:, -1] - x[:, -2]).clamp(min=1.0) if L > 1 else torch.ones_like(x[:, 0])
+    extra = x[:, -1:] + step.unsqueeze(1) * torch.arange(1, n - L + 1, device=x.device, dtype=x.dtype)
+    return torch.cat([x, extra], 1)
+
+
 def cast(
     prims: dict[str, PrimTable],
     cam: torch.Tensor,
@@ -210,26 +278,41 @@ def cast(
     width: int,
     origin: tuple[int, int] = (0, 0),
     tile: int = TILE,
+    us: torch.Tensor | None = None,
+    vs: torch.Tensor | None = None,
 ) -> GBuffer:
-    """Ray cast B frames of ``height×width`` pixels whose top-left pixel is ``origin`` (u0, v0)."""
+    """Ray cast B frames of ``height×width`` pixels.
+
+    The pixel grid is ``origin`` (u0, v0) + (column, row) — or, for crops, any per-frame
+    separable grid of full-image pixel coordinates: ``us`` B×width and ``vs`` B×height,
+    each non-decreasing (pixel (i, j) of frame b is the ray through (us[b, j], vs[b, i])).
+    """
     device, dtype = cam.device, cam.dtype
     B = cam.shape[0]
     nty, ntx = -(-height // tile), -(-width // tile)
     NT = nty * ntx
     M = tile * tile
     u0, v0 = origin
-    # tile pixel coordinates
-    ty = torch.arange(nty, device=device, dtype=dtype).repeat_interleave(ntx)
-    tx = torch.arange(ntx, device=device, dtype=dtype).repeat(nty)
-    tu0 = u0 + tx * tile
-    tv0 = v0 + ty * tile
+    if us is None:
+        us = (u0 + torch.arange(width, device=device, dtype=dtype)).expand(B, width)
+    if vs is None:
+        vs = (v0 + torch.arange(height, device=device, dtype=dtype)).expand(B, height)
+    us, vs = us.to(device=device, dtype=dtype), vs.to(device=device, dtype=dtype)
+    usp, vsp = _pad_grid(us, ntx * tile), _pad_grid(vs, nty * tile)
+    # per (frame, tile): pixel-coordinate bounds and the tile's pixel coordinates
+    tu = usp.view(B, ntx, tile)
+    tv = vsp.view(B, nty, tile)
+    tu_lo = tu[:, :, 0].repeat(1, nty)  # B×NT (tile index = ty·ntx + tx)
+    tu_hi = tu[:, :, -1].repeat(1, nty)
+    tv_lo = tv[:, :, 0].repeat_interleave(ntx, 1)
+    tv_hi = tv[:, :, -1].repeat_interleave(ntx, 1)
     k = torch.arange(M, device=device)
-    du = (k % tile).to(dtype)
-    dv = (k // tile).to(dtype)
+    du, dv = k % tile, k // tile
 
     best_t = torch.full((B * NT, M), INF, device=device, dtype=dtype)
     best_type = torch.full((B * NT, M), -1, device=device, dtype=torch.int8)
     best_idx = torch.zeros((B * NT, M), device=device, dtype=torch.long)
+    cone_n = None  # normals of the skin hits (computed in the tile pass)
 
     for ti, kind in enumerate(TYPES):
         tab = prims.get(kind)
@@ -239,10 +322,10 @@ def cast(
         N = g.shape[1]
         umin, umax, vmin, vmax = _bbox(kind, g, cam)  # B×N
         ov = (
-            (umax.unsqueeze(1) >= tu0.view(1, -1, 1))
-            & (umin.unsqueeze(1) <= (tu0 + tile - 1).view(1, -1, 1))
-            & (vmax.unsqueeze(1) >= tv0.view(1, -1, 1))
-            & (vmin.unsqueeze(1) <= (tv0 + tile - 1).view(1, -1, 1))
+            (umax.unsqueeze(1) >= tu_lo.unsqueeze(-1))
+            & (umin.unsqueeze(1) <= tu_hi.unsqueeze(-1))
+            & (vmax.unsqueeze(1) >= tv_lo.unsqueeze(-1))
+            & (vmin.unsqueeze(1) <= tv_hi.unsqueeze(-1))
             & valid.unsqueeze(1)
         ).reshape(B * NT, N)
         cnt = ov.sum(-1)
@@ -255,17 +338,54 @@ def cast(
         fr = act // NT
         tl = act % NT
         gsel = g[fr.unsqueeze(1), order]  # A×K×D
-        uu = tu0[tl].unsqueeze(1) + du.unsqueeze(0)
-        vv = tv0[tl].unsqueeze(1) + dv.unsqueeze(0)
+        uu = usp[fr.unsqueeze(1), (tl % ntx).unsqueeze(1) * tile + du.unsqueeze(0)]
+        vv = vsp[fr.unsqueeze(1), (tl // ntx).unsqueeze(1) * tile + dv.unsqueeze(0)]
         rd = pixel_rays(cam[fr], uu, vv)  # A×M×3
-        t = _HIT[kind](rd, gsel)
-        t = torch.where(kvalid.unsqueeze(1), t, INF)
-        tmin, kmin = t.min(-1)
+        if kind == "cone":
+            # per ray: the cones whose influence capsule it crosses, nearest entry first
+            t_c = _hit_capsule(rd, influence_capsules(gsel, CONE_INFLUENCE_MM))
+            t_c = torch.where(kvalid.unsqueeze(1) & (t_c < best_t[act].unsqueeze(-1)), t_c, INF)
+            crosses = torch.isfinite(t_c)
+            # the skin a ray meets first lies in regions it has entered before: keep the earliest entries
+            Kr = min(max(int(crosses.sum(-1).max()), 1), CONE_PER_RAY)
+            sel = torch.sort(t_c, dim=-1, stable=True).indices[..., :Kr]
+            r_valid = torch.gather(crosses, 2, sel)  # A×M×Kr
+            const = cone_constants(gsel)  # A×K×11
+            r_const = torch.gather(const.unsqueeze(1).expand(-1, M, -1, -1), 2,
+                                   sel.unsqueeze(-1).expand(-1, -1, -1, const.shape[-1]))
+            t_in = t_c.amin(-1)
+            ta = torch.einsum("tmc,tkc->tmk", rd, gsel[..., 0:3])
+            tb = torch.einsum("tmc,tkc->tmk", rd, gsel[..., 3:6])
+            reach = torch.maximum(ta, tb) + torch.maximum(gsel[..., 6], gsel[..., 7]).unsqueeze(1)
+            t_far = torch.where(r_valid, torch.gather(reach, 2, sel), -INF).amax(-1)
+            flat = (-1, Kr)
+            tmin, hit = sphere_trace(rd.reshape(-1, 3), t_in.reshape(-1), r_const.reshape(*flat, const.shape[-1]),
+                                     r_valid.reshape(flat), t_far.reshape(-1), CONE_BLEND_MM)
+            tmin, hit = tmin.view(-1, M), hit.view(-1, M)
+            # owner of a hit (attributes): the nearest cone at the hit point; the skin's normal there
+            kmin = torch.zeros_like(best_idx[act])
+            hi = hit.nonzero(as_tuple=True)
+            if hi[0].numel():
+                p = rd[hi] * tmin[hi].unsqueeze(-1)
+                c_h, v_h = r_const[hi], r_valid[hi]
+                d = torch.where(v_h, cone_sdf_const(p.unsqueeze(1), c_h)[:, 0], INF)
+                kmin[hi] = torch.gather(sel[hi], 1, d.argmin(-1, keepdim=True)).squeeze(1)
+                if cone_n is None:
+                    cone_n = torch.zeros((B * NT, M, 3), device=device, dtype=dtype)
+                sub = cone_n[act]
+                sub[hi] = smooth_union_normal(p, c_h, v_h, CONE_BLEND_MM)
+                cone_n[act] = sub
+            kmin = kmin.unsqueeze(-1)
+        else:
+            t = _HIT[kind](rd, gsel)
+            t = torch.where(kvalid.unsqueeze(1), t, INF)
+            tmin, kmin = t.min(-1)
+            kmin = kmin.unsqueeze(-1) if kmin.dim() == 2 else kmin
         cur = best_t[act]
         better = tmin < cur
         best_t[act] = torch.where(better, tmin, cur)
         best_type[act] = torch.where(better, torch.full_like(best_type[act], ti), best_type[act])
-        best_idx[act] = torch.where(better, torch.gather(order, 1, kmin), best_idx[act])
+        best_idx[act] = torch.where(better, torch.gather(order, 1, kmin.view(len(act), -1)), best_idx[act])
 
     # back to image layout
     def img(x):
@@ -275,8 +395,8 @@ def cast(
     t_img = img(best_t)
     type_img = img(best_type)
     idx_img = img(best_idx)
-    uu = (u0 + torch.arange(width, device=device, dtype=dtype)).view(1, 1, -1).expand(B, height, width)
-    vv = (v0 + torch.arange(height, device=device, dtype=dtype)).view(1, -1, 1).expand(B, height, width)
+    uu = us.view(B, 1, width).expand(B, height, width)
+    vv = vs.view(B, height, 1).expand(B, height, width)
     rd = pixel_rays(cam, uu, vv)
     z = t_img * rd[..., 2]
     inst = torch.full((B, height, width), -1, device=device, dtype=torch.int16)
@@ -284,6 +404,7 @@ def cast(
     normal = torch.zeros((B, height, width, 3), device=device, dtype=dtype)
     normal[..., 2] = -1.0
     fidx = torch.arange(B, device=device).view(B, 1, 1).expand(B, height, width)
+    cone_n_img = img(cone_n) if cone_n is not None else None
     for ti, kind in enumerate(TYPES):
         m = type_img == ti
         if not bool(m.any()):
@@ -294,23 +415,53 @@ def cast(
         asel = tab.attr[f, i]
         r = rd[m]
         p = t_img[m].unsqueeze(-1) * r
-        n = _normals(kind, p, gsel)
+        n = cone_n_img[m] if kind == "cone" else _normals(kind, p, gsel)
         n = torch.where((n * r).sum(-1, keepdim=True) > 0, -n, n)
         normal[m] = n
         albedo[m] = _texture(asel[:, 0:3], asel[:, 4:14], p)
         inst[m] = asel[:, 3].round().to(torch.int16)
-    return GBuffer(z=z, inst=inst, albedo=albedo, normal=normal, ray=rd)
+    return GBuffer(z=z, inst=inst, albedo=albedo, normal=normal, ray=rd, us=us, vs=vs, cam=cam)
+
+
+def shadow_mask(gb: GBuffer, light_dir: torch.Tensor, steps: int = 8, reach_mm: float = 160.0,
+                bias_mm: float = 4.0) -> torch.Tensor:
+    """Screen-space shadows: B×H×W in [0, 1], 1 where the light is blocked.
+
+    From every hit point a few samples are taken towards the light (5 mm … ``reach_mm``), each is
+    projected into this render's own pixel grid (``gb.us``/``gb.vs``: a full frame or a crop) and
+    compared with the depth buffer there: a surface more than ``bias_mm`` in front of the sample
+    blocks the light. Occluders outside the grid cast no shadow (a crop sees only its own).
+    """
+    B, H, W = gb.z.shape
+    p = gb.ray * gb.z.unsqueeze(-1) / gb.ray[..., 2:3].clamp(min=1e-6)  # hit points (camera frame)
+    hit = torch.isfinite(gb.z)
+    t = torch.linspace(5.0, reach_mm, steps, device=p.device, dtype=p.dtype) ** 1.0
+    q = p.unsqueeze(-2) + t.view(1, 1, 1, -1, 1) * light_dir.view(B, 1, 1, 1, 3)  # B×H×W×S×3
+    fx, fy, cx, cy = (gb.cam[:, i].view(B, 1, 1, 1) for i in range(4))
+    zq = q[..., 2].clamp(min=1.0)
+    u = q[..., 0] * fx / zq + cx
+    v = q[..., 1] * fy / zq + cy
+    col = torch.searchsorted(gb.us.contiguous(), u.reshape(B, -1).contiguous()).clamp(max=W - 1)
+    row = torch.searchsorted(gb.vs.contiguous(), v.reshape(B, -1).contiguous()).clamp(max=H - 1)
+    inside = ((u >= gb.us[:, :1].view(B, 1, 1, 1) - 0.5) & (u <= gb.us[:, -1:].view(B, 1, 1, 1) + 0.5)
+              & (v >= gb.vs[:, :1].view(B, 1, 1, 1) - 0.5) & (v <= gb.vs[:, -1:].view(B, 1, 1, 1) + 0.5))
+    zb = torch.gather(torch.nan_to_num(gb.z, posinf=1e9).reshape(B, -1), 1, row * W + col).view_as(zq)
+    blocked = inside & (zb < q[..., 2] - bias_mm) & (q[..., 2] > 1.0)
+    return (blocked.any(-1) & hit).to(p.dtype)
 
 
 def shade(gb: GBuffer, light_dir: torch.Tensor, ambient: torch.Tensor, diffuse: torch.Tensor,
           specular: torch.Tensor, light_rgb: torch.Tensor, falloff: torch.Tensor,
-          background: torch.Tensor) -> torch.Tensor:
+          background: torch.Tensor, shadow: torch.Tensor | None = None) -> torch.Tensor:
     """Lambert + Blinn-Phong shading, per-frame light (B×3 unit vector towards the light).
 
-    Returns B×H×W×3 floats in [0, 1]; pixels with no hit get ``background`` (B×3).
+    ``shadow`` (B, strength in [0, 1]) darkens the direct light where :func:`shadow_mask` finds it
+    blocked. Returns B×H×W×3 floats in [0, 1]; pixels with no hit get ``background`` (B×3).
     """
     L = light_dir.view(-1, 1, 1, 3)
     ndl = (gb.normal * L).sum(-1, keepdim=True).clamp(min=0)
+    if shadow is not None and gb.us is not None:
+        ndl = ndl * (1.0 - shadow.view(-1, 1, 1, 1) * shadow_mask(gb, light_dir).unsqueeze(-1))
     hvec = L - gb.ray
     hvec = hvec / hvec.norm(dim=-1, keepdim=True).clamp(min=1e-9)
     spec = (gb.normal * hvec).sum(-1, keepdim=True).clamp(min=0) ** 24

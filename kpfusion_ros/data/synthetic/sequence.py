@@ -21,8 +21,10 @@ import numpy as np
 from . import hand_model as hm
 from .generator import SyntheticConfig, frame_generator, render_scenes
 from .hand_model import normal, normalize, uniform
-from .scene import (HandState, SceneSpec, grasp_object, place_hand, sample_background, sample_camera,
-                    sample_sensor)
+from .grasp import make_grasp
+from .scene import (OBJECT_INSTANCE, HandState, SceneSpec, Solid, place_hand, random_color, sample_background,
+                    sample_camera, texture)
+from .sensor import sample_sensor_params
 
 _SEQ_INDEX = 0x5E9  # generator stream for the sequence's static content (frames use 1 + i)
 
@@ -101,8 +103,11 @@ def render_sequence(
     # object: where hand A holds it at grasp time; static before, carried after
     t_grasp = grasp_at * T
     s_grasp = state(shapeA, keysA, tA, t_grasp, poses[0])
-    obj0, size, c_local, R_local = grasp_object(gen, s_grasp)
-    grasp_pose = hm.sample_pose(gen, "grasp", size)
+    grasp_pose, held, _ = make_grasp(gen, shapeA, "power")
+    c_local, R_local = held.center, held.R
+    o = held.moved(s_grasp.R, s_grasp.t)
+    obj0 = Solid(o.kind, o.center, o.R, o.size, random_color(gen), texture(gen, (0.0, 0.4), (0.02, 0.2), (0.5, 8.0)),
+                 OBJECT_INSTANCE)
     posesA = np.stack([poses[k % 2] if k % 2 == 0 else hm.sample_pose(gen, "relaxed") for k in range(nk)])
     t_close = max(t_grasp - 0.6, 0.0)
 
@@ -119,7 +124,7 @@ def render_sequence(
     def flush():
         gens = [frame_generator(seed, 1 + i) for i in idxs]
         for g, sc in zip(gens, batch):
-            sc.sensor = sample_sensor(g, sensor)
+            sc.sensor = sample_sensor_params(g, sensor)
         fb = render_scenes(batch, gens, sensor, device, config.roi, False,
                            seeds=[seed] * len(idxs), indices=list(idxs), stamps=list(stamps))
         return fb.frames()
