@@ -126,13 +126,12 @@ def test_the_node_gives_the_same_poses_for_padded_big_endian_frames():
     from cv_bridge import CvBridge
     from kpfusion_ros.ros.hand_frames import frame_messages
 
-    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+    from kpfusion_ros.data.synthetic import render_frame
+    from kpfusion_ros.data.synthetic.presets import clean_scene_config
     from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
     from kpfusion_ros.ros.processing import FrameProcessor
 
-    scene = SceneConfig(num_hands=1, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0, p_edge=0.0,
-                        p_table=0.0)
-    frame = render_frame(5, 0, SyntheticConfig(width=321, height=240, clean=True, scene=scene))
+    frame = render_frame(5, 0, clean_scene_config(321, 240, 1))
     runs = {}
     for odd in (False, True):
         proc = FrameProcessor(HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu")), CvBridge())

@@ -225,5 +225,16 @@ def test_clis(tmp_path):
                   "0", "--width", "64", "--height", "48")
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "sheet.png").stat().st_size > 0
+    res = run_cli("kpfusion_ros.tools.contact_sheet", "--crops", "--out", str(tmp_path / "crops.png"), "--num", "3",
+                  "--cols", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    import cv2
+
+    sheet = cv2.imread(str(tmp_path / "crops.png"))
+    assert sheet.shape == (2 * (128 + 4), 2 * (2 * 128 + 6), 3)  # 3 crops in 2 columns, colour | depth each
+    assert sheet[:128, 128:256].std() > 1.0  # a depth tile with something in it
+    res = run_cli("kpfusion_ros.tools.contact_sheet", "--crops", "--out", str(tmp_path / "c.png"), "--num", "1",
+                  "--real-root", str(tmp_path))
+    assert res.returncode != 0 and "--real-out" in res.stderr
     res = run_cli("kpfusion_ros.tools.make_splits", "--help")
     assert res.returncode == 0 and "usage:" in res.stdout

@@ -1,6 +1,14 @@
 """Render a PNG contact sheet of synthetic samples: colour, colourised depth, skeleton overlay.
 
     kpfusion-contact-sheet --out sheet.png --num 16 --seed 0 [--width 640 --height 480]
+    kpfusion-contact-sheet --crops --out crops.png --num 24 \
+        [--real-root ~/.cache/kpfusion_ros/data/fphab --real-out ~/.cache/kpfusion_ros/data/fphab_crops.png]
+
+``--crops``: the 128×128 crops the network trains on (the training stream's crops, rendered
+directly, with its augmentation), two tiles each (colour crop, depth crop), and with
+``--real-root`` the same tiles for crops of real F-PHAB frames centred on their labels' joint
+mean, written to ``--real-out``: a separate file, because real frames and anything made from
+them stay local (never commit the real half).
 
 Each sample is one row of three tiles: the colour image, the depth (turbo colour
 map, invalid = black) and the colour image with the projected skeleton (bones in
@@ -71,6 +79,61 @@ def sheet(frames, cols: int = 2) -> np.ndarray:
     return out
 
 
+def crop_tiles(crops, cols: int = 6, scale: int = 1, bgr: bool = False) -> np.ndarray:
+    """A grid of (colour | depth) tile pairs for the crops of a :class:`~kpfusion_ros.preprocessing.CropBatch`
+    (``bgr``: its colour channels are in BGR order, as ``CropConfig.bgr`` makes them)."""
+    rgb = (crops.rgb.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    if bgr:
+        rgb = rgb[..., ::-1]
+    d = crops.depth.float()[:, 0].cpu().numpy()  # [-1, 1], background 1
+    dep = (np.clip((1.0 - d) * 0.5, 0, 1) * 255).astype(np.uint8)  # near = bright
+    tiles = [np.concatenate([rgb[k], np.repeat(dep[k][..., None], 3, -1)], axis=1) for k in range(len(rgb))]
+    if scale > 1:
+        tiles = [t.repeat(scale, 0).repeat(scale, 1) for t in tiles]
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    out = np.full((rows * (h + 4), cols * (w + 6), 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + 4): r * (h + 4) + h, c * (w + 6): c * (w + 6) + w] = t
+    return out
+
+
+def synthetic_crops(num: int, seed: int):
+    """``num`` training crops of the synthetic stream (seed ``seed``), as the trainer draws them."""
+    from ..preprocessing import CropConfig
+    from ..training.data import DataConfig, RenderedCropStream
+
+    stream = RenderedCropStream(DataConfig(seed=seed, frames_per_step=num, pool=num, refresh=num, workers=0),
+                                CropConfig())
+    try:
+        return stream.batch(0).crops
+    finally:
+        stream.close()
+
+
+def real_crops(root: str, num: int):
+    """Crops of ``num`` F-PHAB frames (evenly spaced) centred on the labels' joint mean."""
+    from ..data.fphab import FPHAB
+    from ..preprocessing import CropConfig, crop_hands
+    from ..tracking import joint_mean
+
+    reader = FPHAB(root)
+    idx = np.linspace(0, len(reader) - 1, min(num, len(reader))).round().astype(int)
+    batches = []
+    for i in idx:
+        f = reader[int(i)]
+        c = joint_mean(f.joints_mm[:1])
+        batches.append(crop_hands(f.color, f.depth, c, f.cam, CropConfig(), color_order="rgb"))
+    import torch
+
+    from ..preprocessing import CropBatch
+
+    return CropBatch(rgb=torch.cat([b.rgb for b in batches]), depth=torch.cat([b.depth for b in batches]),
+                     **{k: None for k in ("pcl", "center", "M", "cube", "cam", "mirrored", "bounds", "z_range",
+                                          "valid", "num_foreground")})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="kpfusion-contact-sheet", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output PNG path")
@@ -83,10 +146,28 @@ def main(argv=None) -> int:
     ap.add_argument("--clean", action="store_true", help="no sensor defects")
     ap.add_argument("--cols", type=int, default=2, help="samples per row")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--crops", action="store_true", help="training crops (colour | depth) instead of full frames")
+    ap.add_argument("--real-root", default="", help="with --crops: an F-PHAB root whose GT-centred crops go to --real-out")
+    ap.add_argument("--real-out", default="", help="with --real-root: PNG for the real crops (keep it local)")
     args = ap.parse_args(argv)
 
     import cv2
     from tqdm import tqdm
+
+    if args.real_root and not args.real_out:
+        ap.error("--real-root needs --real-out (a local path: real frames are never committed)")
+    if args.crops:
+        from ..preprocessing import CropConfig
+
+        bgr = CropConfig().bgr
+        img = crop_tiles(synthetic_crops(args.num, args.seed), cols=max(args.cols, 1), bgr=bgr)
+        cv2.imwrite(args.out, img[..., ::-1])
+        print(f"wrote {args.out} ({img.shape[1]}x{img.shape[0]}, {args.num} synthetic crops)")
+        if args.real_root:
+            real = crop_tiles(real_crops(args.real_root, args.num), cols=max(args.cols, 1), bgr=bgr)
+            cv2.imwrite(args.real_out, real[..., ::-1])
+            print(f"wrote {args.real_out} ({real.shape[1]}x{real.shape[0]}, real crops; do not commit)")
+        return 0
 
     from ..data.synthetic import SceneConfig, SyntheticConfig, render_frame
 
