@@ -26,6 +26,7 @@ CONSOLE_SCRIPTS = [
     "kpfusion-make-splits=kpfusion_ros.tools.make_splits:main",
     "kpfusion-contact-sheet=kpfusion_ros.tools.contact_sheet:main",
     "kpfusion-train=kpfusion_ros.tools.train:main",
+    "kpfusion-export=kpfusion_ros.tools.export:main",
     "kpfusion-eval=kpfusion_ros.tools.evaluate:main",
     "kpfusion-eval-real=kpfusion_ros.tools.eval_real:main",
     "kpfusion-experiments=kpfusion_ros.tools.experiments:main",

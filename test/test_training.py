@@ -99,3 +99,29 @@ def test_trainer_leaves_global_random_state_and_tf32_alone(tmp_path):
     with allow_tf32(True):
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
+
+
+def test_export_writes_the_runs_weights_and_a_sidecar(tmp_path):
+    import json
+
+    from helpers.cli import run_cli
+
+    from kpfusion_ros.checkpoint import load_checkpoint
+
+    cfg = TrainConfig(preset="lite", overrides=TINY, data=DATA, steps=2, log_every=1, ckpt_every=1)
+    tr = Trainer(cfg, str(tmp_path / "run"), progress=False)
+    tr.fit()
+    (tmp_path / "metrics.json").write_text(json.dumps({"mpjpe_mm": 12.5}))
+    res = run_cli("kpfusion_ros.tools.export", str(tmp_path / "run"), str(tmp_path / "w.pt"), "--half",
+                  "--extra", str(tmp_path / "metrics.json"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    model, mcfg, meta = load_checkpoint(tmp_path / "w.pt")
+    for (n, p), q in zip(tr.model.state_dict().items(), model.state_dict().values()):
+        if p.is_floating_point():
+            assert torch.allclose(p.half().float(), q.float()), n  # the run's weights, stored as fp16
+    side = json.loads((tmp_path / "w.json").read_text())
+    assert side["steps"] == 2 and side["hands_seen"] == 2 * DATA.frames_per_step
+    assert side["weights_dtype"] == "float16" and side["metrics"]["metrics"]["mpjpe_mm"] == 12.5
+    assert side["model_config"]["crop_size"] == 64
+    res = run_cli("kpfusion_ros.tools.export", str(tmp_path / "nothing"), str(tmp_path / "x.pt"))
+    assert res.returncode != 0 and "last.pt" in res.stderr
