@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -64,12 +63,9 @@ class World:
         return self._pubs[reliability]
 
     def spin(self, seconds: float, until=None) -> bool:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.01)
-            if until is not None and until():
-                return True
-        return until() if until is not None else True
+        from kpfusion_ros.ros.harness import spin_executor
+
+        return spin_executor(self.ex, seconds, until)
 
     def send(self, frame, stamp_ns: int, reliability: str) -> None:
         from kpfusion_ros.ros.hand_frames import frame_messages

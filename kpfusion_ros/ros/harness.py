@@ -108,7 +108,18 @@ def default_domain() -> int:
     return int(os.environ.get("ROS_DOMAIN_ID", "42"))
 
 
+def spin_executor(ex, seconds: float, until=None) -> bool:
+    """Spin executor ``ex`` for ``seconds``, or until ``until()`` is true (then True); ``until()`` at the end."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ex.spin_once(timeout_sec=0.01)
+        if until is not None and until():
+            return True
+    return until() if until is not None else True
+
+
 # --------------------------------------------------------------------------------------------------
+
 class NodeProcess:
     """The node executable as a subprocess (as ``ros2 run`` starts it), its output collected line by line.
 
@@ -357,12 +368,7 @@ class Driver:
 
     def spin(self, seconds: float, until=None) -> bool:
         """Spin for ``seconds``, or until ``until()`` is true (then True); ``until()`` at the end."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.01)
-            if until is not None and until():
-                return True
-        return until() if until is not None else True
+        return spin_executor(self.ex, seconds, until)
 
     def wait_matched(self, reliability: Optional[str] = None, timeout: float = 30.0) -> None:
         """Until the node subscribed to every input; RuntimeError if it did not, or its process exited."""

@@ -65,18 +65,23 @@ def draw_skeleton(color: np.ndarray, frame) -> np.ndarray:
     return img[..., ::-1]
 
 
+def grid(tiles: list, cols: int, gap_y: int = 4, gap_x: int = 8) -> np.ndarray:
+    """Equal-sized RGB tiles in rows of ``cols`` on white, with gaps after each tile."""
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    out = np.full((rows * (h + gap_y), cols * (w + gap_x), 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + gap_y): r * (h + gap_y) + h, c * (w + gap_x): c * (w + gap_x) + w] = t
+    return out
+
+
 def sheet(frames, cols: int = 2) -> np.ndarray:
     """Rows of (colour | depth | skeleton) per frame, ``cols`` frames per row."""
     tiles = []
     for f in frames:
         tiles.append(np.concatenate([f.color, colorize_depth(f.depth), draw_skeleton(f.color, f)], axis=1))
-    h, w = tiles[0].shape[:2]
-    rows = -(-len(tiles) // cols)
-    out = np.full((rows * (h + 4), cols * (w + 8), 3), 255, np.uint8)
-    for i, t in enumerate(tiles):
-        r, c = divmod(i, cols)
-        out[r * (h + 4): r * (h + 4) + h, c * (w + 8): c * (w + 8) + w] = t
-    return out
+    return grid(tiles, cols, gap_x=8)
 
 
 def crop_tiles(crops, cols: int = 6, scale: int = 1, bgr: bool = False) -> np.ndarray:
@@ -90,13 +95,7 @@ def crop_tiles(crops, cols: int = 6, scale: int = 1, bgr: bool = False) -> np.nd
     tiles = [np.concatenate([rgb[k], np.repeat(dep[k][..., None], 3, -1)], axis=1) for k in range(len(rgb))]
     if scale > 1:
         tiles = [t.repeat(scale, 0).repeat(scale, 1) for t in tiles]
-    h, w = tiles[0].shape[:2]
-    rows = -(-len(tiles) // cols)
-    out = np.full((rows * (h + 4), cols * (w + 6), 3), 255, np.uint8)
-    for i, t in enumerate(tiles):
-        r, c = divmod(i, cols)
-        out[r * (h + 4): r * (h + 4) + h, c * (w + 6): c * (w + 6) + w] = t
-    return out
+    return grid(tiles, cols, gap_x=6)
 
 
 def synthetic_crops(num: int, seed: int):
