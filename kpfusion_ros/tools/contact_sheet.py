@@ -84,13 +84,14 @@ def sheet(frames, cols: int = 2) -> np.ndarray:
     return grid(tiles, cols, gap_x=8)
 
 
-def crop_tiles(crops, cols: int = 6, scale: int = 1, bgr: bool = False) -> np.ndarray:
-    """A grid of (colour | depth) tile pairs for the crops of a :class:`~kpfusion_ros.preprocessing.CropBatch`
-    (``bgr``: its colour channels are in BGR order, as ``CropConfig.bgr`` makes them)."""
-    rgb = (crops.rgb.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+def crop_tiles(crop_rgb, crop_depth, cols: int = 6, scale: int = 1, bgr: bool = False) -> np.ndarray:
+    """A grid of (colour | depth) tile pairs for network crops: ``crop_rgb`` K×3×S×S in [0, 1] and
+    ``crop_depth`` K×1×S×S in [−1, 1], as in a :class:`~kpfusion_ros.preprocessing.CropBatch`
+    (``bgr``: the colour channels are in BGR order, as ``CropConfig.bgr`` makes them)."""
+    rgb = (crop_rgb.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     if bgr:
         rgb = rgb[..., ::-1]
-    d = crops.depth.float()[:, 0].cpu().numpy()  # [-1, 1], background 1
+    d = crop_depth.float()[:, 0].cpu().numpy()  # [-1, 1], background 1
     dep = (np.clip((1.0 - d) * 0.5, 0, 1) * 255).astype(np.uint8)  # near = bright
     tiles = [np.concatenate([rgb[k], np.repeat(dep[k][..., None], 3, -1)], axis=1) for k in range(len(rgb))]
     if scale > 1:
@@ -99,20 +100,21 @@ def crop_tiles(crops, cols: int = 6, scale: int = 1, bgr: bool = False) -> np.nd
 
 
 def synthetic_crops(num: int, seed: int):
-    """``num`` training crops of the synthetic stream (seed ``seed``), as the trainer draws them."""
+    """(rgb, depth) of ``num`` training crops of the synthetic stream (seed ``seed``), as the trainer draws them."""
     from ..preprocessing import CropConfig
     from ..training.data import DataConfig, RenderedCropStream
 
     stream = RenderedCropStream(DataConfig(seed=seed, frames_per_step=num, pool=num, refresh=num, workers=0),
                                 CropConfig())
     try:
-        return stream.batch(0).crops
+        crops = stream.batch(0).crops
+        return crops.rgb, crops.depth
     finally:
         stream.close()
 
 
 def real_crops(root: str, num: int):
-    """Crops of ``num`` F-PHAB frames (evenly spaced) centred on the labels' joint mean."""
+    """(rgb, depth) crops of ``num`` F-PHAB frames (evenly spaced) centred on the labels' joint mean."""
     from ..data.fphab import FPHAB
     from ..preprocessing import CropConfig, crop_hands
     from ..tracking import joint_mean
@@ -126,11 +128,7 @@ def real_crops(root: str, num: int):
         batches.append(crop_hands(f.color, f.depth, c, f.cam, CropConfig(), color_order="rgb"))
     import torch
 
-    from ..preprocessing import CropBatch
-
-    return CropBatch(rgb=torch.cat([b.rgb for b in batches]), depth=torch.cat([b.depth for b in batches]),
-                     **{k: None for k in ("pcl", "center", "M", "cube", "cam", "mirrored", "bounds", "z_range",
-                                          "valid", "num_foreground")})
+    return torch.cat([b.rgb for b in batches]), torch.cat([b.depth for b in batches])
 
 
 def main(argv=None) -> int:
@@ -159,11 +157,11 @@ def main(argv=None) -> int:
         from ..preprocessing import CropConfig
 
         bgr = CropConfig().bgr
-        img = crop_tiles(synthetic_crops(args.num, args.seed), cols=max(args.cols, 1), bgr=bgr)
+        img = crop_tiles(*synthetic_crops(args.num, args.seed), cols=max(args.cols, 1), bgr=bgr)
         cv2.imwrite(args.out, img[..., ::-1])
         print(f"wrote {args.out} ({img.shape[1]}x{img.shape[0]}, {args.num} synthetic crops)")
         if args.real_root:
-            real = crop_tiles(real_crops(args.real_root, args.num), cols=max(args.cols, 1), bgr=bgr)
+            real = crop_tiles(*real_crops(args.real_root, args.num), cols=max(args.cols, 1), bgr=bgr)
             cv2.imwrite(args.real_out, real[..., ::-1])
             print(f"wrote {args.real_out} ({real.shape[1]}x{real.shape[0]}, real crops; do not commit)")
         return 0

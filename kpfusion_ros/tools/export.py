@@ -28,7 +28,7 @@ def run_provenance(run_dir: Path, state: dict) -> dict:
             "hands_per_step": int(data.get("frames_per_step", 0)),
             "hands_seen": int(state["step"]) * int(data.get("frames_per_step", 0)),
             "data_seed": data.get("seed"), "init_seed": tc.get("init_seed"),
-            "lr_decayed": bool(state.get("decayed_by_time", False)) or None}
+            "lr_decayed": bool(state.get("decayed_by_time", False))}
     cmd = run_dir / "cmd.sh"
     if cmd.is_file():
         prov["command"] = cmd.read_text()

@@ -80,6 +80,25 @@ def rotate_crops(rgb: torch.Tensor, depth: torch.Tensor, center: torch.Tensor, M
     return c_new, d_new, pcl, xyz_new, uvd_new
 
 
+
+def rotate_selected(crops, xyz_nl: torch.Tensor, uvd_nl: torch.Tensor, rot: torch.Tensor, theta: torch.Tensor,
+                    num_points: int, generator: Optional[torch.Generator] = None):
+    """:func:`rotate_crops` applied to the crops where ``rot`` (K bools) is set, by their ``theta``
+    (K): the crop's rgb, depth and pcl are replaced in place; returns the labels (xyz_nl, uvd_nl),
+    new tensors when any crop rotated."""
+    if not bool(rot.any()):
+        return xyz_nl, uvd_nl
+    dev = crops.depth.device
+    i = rot.to(dev).nonzero()[:, 0]
+    r_rgb, r_d, r_pcl, r_xyz, r_uvd = rotate_crops(
+        crops.rgb[i], crops.depth[i], crops.center[i], crops.M[i], crops.cube[i], crops.cam[i], xyz_nl[i],
+        theta.to(dev)[i], num_points, generator)
+    crops.rgb[i], crops.depth[i], crops.pcl[i] = r_rgb, r_d, r_pcl
+    xyz_nl, uvd_nl = xyz_nl.clone(), uvd_nl.clone()
+    xyz_nl[i], uvd_nl[i] = r_xyz, r_uvd
+    return xyz_nl, uvd_nl
+
+
 def sample_modes(k: int, generator: torch.Generator, modes=AUG_MODES) -> list[str]:
     """One mode per sample, uniformly (the authors' ``random.choice``)."""
     idx = torch.randint(len(modes), (k,), generator=generator).tolist()

@@ -27,7 +27,7 @@ from ..data.synthetic import SyntheticConfig, render_batch
 from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
                              lift_pixels, sample_indices)
 from ..tracking import joint_mean
-from .augment import randomize_rgb, rotate_crops, sample_modes, sample_params
+from .augment import randomize_rgb, rotate_selected, sample_modes, sample_params
 
 
 @dataclass
@@ -131,14 +131,7 @@ def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, au
     joints_mm = torch.cat(jl)
     xyz, uvd = labels_from_joints(joints_mm, crops)
     rot = torch.from_numpy(mode_arr == "rot").to(device)
-    if bool(rot.any()):
-        i = rot.nonzero()[:, 0]
-        r_rgb, r_d, r_pcl, r_xyz, r_uvd = rotate_crops(
-            crops.rgb[i], crops.depth[i], crops.center[i], crops.M[i], crops.cube[i], crops.cam[i], xyz[i],
-            theta.to(device)[i], crop_cfg.num_points, generator)
-        crops.rgb[i], crops.depth[i], crops.pcl[i] = r_rgb, r_d, r_pcl
-        xyz, uvd = xyz.clone(), uvd.clone()
-        xyz[i], uvd[i] = r_xyz, r_uvd
+    xyz, uvd = rotate_selected(crops, xyz, uvd, rot, theta, crop_cfg.num_points, generator)
     keep = crops.valid
     hb = HandBatch(crops, xyz, uvd, joints_mm, torch.cat(rl), torch.cat(fl), modes)
     if not bool(keep.all()):
@@ -430,13 +423,7 @@ class RenderedCropStream:
             rot = torch.rand(K, generator=g) < self.cfg.p_rot
             theta = (torch.rand(K, generator=g, dtype=torch.float64) * 2 - 1) * math.pi
             if bool(rot.any()):
-                i = rot.nonzero()[:, 0].to(dev)
-                r_rgb, r_d, r_pcl, r_xyz, r_uvd = rotate_crops(
-                    crops.rgb[i], crops.depth[i], crops.center[i], crops.M[i], crops.cube[i], crops.cam[i], xyz[i],
-                    theta.to(dev)[i], cc.num_points, g)
-                crops.rgb[i], crops.depth[i], crops.pcl[i] = r_rgb, r_d, r_pcl
-                xyz, uvd = xyz.clone(), uvd.clone()
-                xyz[i], uvd[i] = r_xyz, r_uvd
+                xyz, uvd = rotate_selected(crops, xyz, uvd, rot, theta, cc.num_points, g)
                 modes = ["rot" if bool(r) else "none" for r in rot]
         hb = HandBatch(crops, xyz, uvd, joints_mm, pool["is_right"][pick].to(dev), pool["sample"][pick].to(dev), modes)
         keep = crops.valid & (crops.num_foreground > 0)

@@ -405,17 +405,24 @@ def _sample_ego(gen, width, height, cam, cfg, sides):
         n_hint = normalize(-up * uniform(gen, 0.0, 1.0) + np.array([-side * uniform(gen, 0.0, 1.0), 0, 0])
                            + normal(gen, 3) * 0.5)
         hand = _arm_hand(gen, cam, right, u, v, z, d, n_hint)
-        if uniform(gen, 0, 1) < 0.7:
-            objects.append(grasp_hand(gen, hand))
-            held.append(objects[-1])
-        else:
-            hand.pose = hm.sample_pose(gen)
-            held.append(None)
+        _grasp_or_free(gen, hand, 0.7, objects, held)
         hands.append(hand)
     planes, items = _table_scene(gen, width, height, cam, cfg, up, h_cam, 600.0)
     _lift_above_table(hands, held, up, h_cam)
     return hands, objects, Background(planes, items, _light(gen))
 
+
+
+def _grasp_or_free(gen, hand, p_grasp: float, objects: list, held: list) -> bool:
+    """With probability ``p_grasp`` the hand grasps a new object (appended to ``objects`` and ``held``;
+    True), else it takes a free pose (``held`` gets None; False)."""
+    if uniform(gen, 0, 1) < p_grasp:
+        objects.append(grasp_hand(gen, hand))
+        held.append(objects[-1])
+        return True
+    hand.pose = hm.sample_pose(gen)
+    held.append(None)
+    return False
 
 def _sample_table(gen, width, height, cam, cfg, sides):
     pitch = math.radians(uniform(gen, 10.0, 55.0))
@@ -437,12 +444,7 @@ def _sample_table(gen, width, height, cam, cfg, sides):
         R_tmp = hm.frame_from(d, n_hint - np.dot(n_hint, d) * d + 1e-6 * np.array([0, 0, -1.0]))
         ua = normalize(R_tmp.T @ normalize(e2 + normal(gen, 3) * 0.3))
         hand = _arm_hand(gen, cam, right, u, v, z, d, n_hint, upper_arm_dir=ua)
-        if uniform(gen, 0, 1) < 0.55:
-            objects.append(grasp_hand(gen, hand))
-            held.append(objects[-1])
-        else:
-            hand.pose = hm.sample_pose(gen)
-            held.append(None)
+        if not _grasp_or_free(gen, hand, 0.55, objects, held):
             _near_object(gen, cfg, hand, objects)
         hands.append(hand)
     # the table lies 40–300 mm below the lowest hand
