@@ -27,6 +27,7 @@ CONSOLE_SCRIPTS = [
     "kpfusion-contact-sheet=kpfusion_ros.tools.contact_sheet:main",
     "kpfusion-train=kpfusion_ros.tools.train:main",
     "kpfusion-eval=kpfusion_ros.tools.evaluate:main",
+    "kpfusion-eval-real=kpfusion_ros.tools.eval_real:main",
     "kpfusion-experiments=kpfusion_ros.tools.experiments:main",
     "kpfusion-make-demo-bag=kpfusion_ros.tools.make_demo_bag:main",
     "kpfusion-demo=kpfusion_ros.tools.demo:main",

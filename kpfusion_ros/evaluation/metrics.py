@@ -68,3 +68,31 @@ def summarize(pred_mm: torch.Tensor, gt_mm: torch.Tensor) -> dict:
         "per_joint_mpjpe_mm": err.mean(0).tolist() if err.numel() else [],
         "per_joint_pa_mpjpe_mm": pa_err.mean(0).tolist() if err.numel() else [],
     }
+
+
+def pck(errors: torch.Tensor | np.ndarray, threshold_mm: float) -> float:
+    """Fraction of joint errors (mm, any shape) at or below ``threshold_mm`` (NaN when there are none)."""
+    e = errors.detach().cpu().numpy().ravel() if isinstance(errors, torch.Tensor) else np.asarray(errors).ravel()
+    return float((e <= threshold_mm).mean()) if e.size else float("nan")
+
+
+def auroc(positive_scores, negative_scores) -> float:
+    """Area under the ROC curve of scores that should rank positives above negatives.
+
+    The probability that a random positive scores higher than a random negative, ties counting
+    one half (the Mann-Whitney U statistic / (n_pos·n_neg)). NaN when either set is empty.
+    """
+    p = np.asarray(positive_scores, dtype=np.float64).ravel()
+    n = np.asarray(negative_scores, dtype=np.float64).ravel()
+    if p.size == 0 or n.size == 0:
+        return float("nan")
+    allv = np.concatenate([p, n])
+    order = np.argsort(allv, kind="mergesort")
+    ranks = np.empty(allv.size, dtype=np.float64)
+    ranks[order] = np.arange(1, allv.size + 1)
+    # average ranks of tied values
+    uniq, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=ranks)
+    ranks = (sums / counts)[inv]
+    u = ranks[: p.size].sum() - p.size * (p.size + 1) / 2.0
+    return float(u / (p.size * n.size))

@@ -1,0 +1,96 @@
+"""kpfusion-eval-real: the network and the node's pipeline on real RGB-D frames (a local dataset copy).
+
+Example (F-PHAB; research-only data: commit only the numbers and this command)::
+
+    kpfusion-eval-real --dataset fphab --data-root ~/.cache/kpfusion_ros/data/fphab \
+        --json /tmp/fphab_real.json --md /tmp/fphab_real.md \
+        --candidates ~/.cache/kpfusion_ros/data/fphab_inspect/candidates.json
+
+Protocols (kpfusion_ros.evaluation.real_frames): ``gt_crops`` (crops at the GT joint mean, with the
+trivial baselines: the mean training pose at the GT centre, all joints at the centre) and ``node``
+(HandPosePipeline at the node's defaults over every sequence in frame order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+
+from .dataset_args import add_dataset_arguments, open_dataset
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kpfusion-eval-real", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.split("\n")[1:]))
+    add_dataset_arguments(p, default_split="test")
+    p.set_defaults(dataset="fphab")
+    p.add_argument("--model", default="", help="checkpoint; empty = the node's default (the shipped weights); "
+                                               "random:<preset> = untrained weights")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    p.add_argument("--protocols", default="gt_crops,node", help="comma list of gt_crops, node")
+    p.add_argument("--max-frames", type=int, default=0, help="only the first N frames in sequence order (0 = all)")
+    p.add_argument("--match-mm", type=float, default=80.0, help="detection ↔ labelled hand centre distance")
+    p.add_argument("--mean-pose-frames", type=int, default=None,
+                   help="synthetic training frames averaged for the mean-pose baseline (default 1024)")
+    p.add_argument("--json", default="", help="write the results here (per-frame candidate lists excluded)")
+    p.add_argument("--md", default="", help="write the Markdown tables here")
+    p.add_argument("--candidates", default="",
+                   help="write every frame's localiser candidates (scores, centre errors) here; derived from the "
+                        "dataset: keep it out of the repository")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _clean(x):
+    """JSON without NaN/inf (null instead)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.dataset == "synthetic":
+        raise SystemExit("kpfusion-eval-real evaluates a real dataset: use --dataset fphab|dexycb|dexycb-toolkit|ho3d "
+                         "with --data-root (kpfusion-eval covers synthetic frames)")
+    from ..evaluation.real_frames import MEAN_POSE_FRAMES, RealEvalConfig, evaluate_real, markdown_table
+    from ..node_config import NodeConfig, pipeline_config
+
+    reader = open_dataset(args)
+    pcfg = pipeline_config(NodeConfig())
+    pcfg = replace(pcfg, device=args.device, model_path=args.model or pcfg.model_path)
+    cfg = RealEvalConfig(protocols=tuple(p for p in args.protocols.split(",") if p), match_mm=args.match_mm,
+                         max_frames=args.max_frames, candidates=bool(args.candidates),
+                         mean_pose_frames=MEAN_POSE_FRAMES if args.mean_pose_frames is None else args.mean_pose_frames)
+    try:
+        res = evaluate_real(reader, pcfg, cfg, progress=not args.quiet)
+    except ValueError as e:
+        raise SystemExit(f"kpfusion-eval-real: {e}") from e
+    res["dataset"] = {"name": args.dataset, "reader": type(reader).__name__, "frames": len(reader),
+                      "sequences": [s for s in getattr(reader, "sequences", [])]}
+    res["command"] = "kpfusion-eval-real " + " ".join(sys.argv[1:] if argv is None else argv)
+    cands = res.pop("candidates", None)
+    md = markdown_table(res)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(_clean(res), f, indent=1)
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(md + "\n")
+    if args.candidates and cands is not None:
+        with open(args.candidates, "w") as f:
+            json.dump(_clean(cands), f, indent=1)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

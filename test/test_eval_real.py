@@ -1,0 +1,232 @@
+"""Real-frame evaluation (kpfusion_ros/evaluation/real_frames.py, kpfusion-eval-real) on F-PHAB fixtures.
+
+The network here is untrained (``random:lite``): its poses are meaningless, so the checks are on what
+does not depend on it — the metrics on known inputs, the baselines against independent computations
+on the labels, the structure and internal consistency of both protocols.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import fphab_fixture as fx  # noqa: E402
+
+from kpfusion_ros.evaluation.metrics import auroc, pck  # noqa: E402
+from kpfusion_ros.evaluation.real_frames import (  # noqa: E402
+    RealEvalConfig, evaluate_real, hand_size, jitter_mm, label_depth_offsets, mean_training_pose, pose_metrics)
+
+SEQ = "Subject_1/put_salt/1"
+STEP = (3.0, 0.0, 4.0)  # the fixture hand moves 5 mm per frame
+
+
+# ------------------------------------------------------------------------------------ metrics
+
+def test_pose_metrics_of_known_predictions():
+    gt = np.stack([fx.hand_network((0, 0, 400)), fx.hand_network((10, 5, 450))])
+    perfect = pose_metrics(gt, gt)
+    assert perfect["mpjpe_mm"] == 0 and perfect["pa_mpjpe_mm"] < 1e-6
+    assert perfect["pck_20mm"] == 1.0 and perfect["pck_40mm"] == 1.0 and perfect["auc_0_50"] == pytest.approx(1.0)
+    assert set(perfect["per_finger_mpjpe_mm"]) == {"wrist", "thumb", "index", "middle", "ring", "pinky"}
+    assert all(v == 0 for v in perfect["per_finger_mpjpe_mm"].values())
+    shifted = pose_metrics(gt + np.array([18.0, 24.0, 0.0]), gt)  # every joint 30 mm off
+    assert shifted["mpjpe_mm"] == pytest.approx(30.0) and shifted["pa_mpjpe_mm"] < 1e-6
+    assert shifted["pck_20mm"] == 0.0 and shifted["pck_40mm"] == 1.0
+    # only the thumb wrong by 50 mm: the thumb's error is 50, the others 0, MPJPE 4·50/21
+    thumb = [k for k, n in enumerate(fx.NET_NAMES) if n.startswith("thumb")]
+    bad = gt.copy()
+    bad[:, thumb, 2] += 50.0
+    m = pose_metrics(bad, gt)
+    assert m["per_finger_mpjpe_mm"]["thumb"] == pytest.approx(50.0) and m["per_finger_mpjpe_mm"]["index"] == 0
+    assert m["mpjpe_mm"] == pytest.approx(50.0 * 4 / 21) and m["pck_40mm"] == pytest.approx(17 / 21)
+
+
+def test_pck_auroc_hand_size_jitter():
+    assert pck(np.array([5.0, 20.0, 20.1, 100.0]), 20.0) == 0.5
+    assert np.isnan(pck(np.zeros(0), 20.0))
+    assert auroc([3, 4], [1, 2]) == 1.0 and auroc([1, 2], [3, 4]) == 0.0
+    assert auroc([1], [1]) == 0.5 and auroc([1, 3], [2]) == 0.5 and auroc([2, 2, 3], [2, 1]) == pytest.approx(5 / 6)
+    assert np.isnan(auroc([], [1.0]))
+    j = fx.hand_network((0, 0, 400))
+    hs = hand_size(j[None])
+    w, t = fx.NET_NAMES.index("wrist"), fx.NET_NAMES.index("middle_tip")
+    assert hs["wrist_to_middle_tip_mm"]["median"] == pytest.approx(np.linalg.norm(j[t] - j[w]))
+    assert hs["joint_to_centre_mm"]["mean"] == pytest.approx(np.linalg.norm(j - j.mean(0), axis=1).mean())
+    seq = np.stack([j + k * np.array([3.0, 0.0, 4.0]) for k in range(4)] + [j])
+    out = jitter_mm(seq, ["a", "a", "a", "a", "b"], [0, 1, 2, 4, 5])  # pairs (0,1), (1,2) only
+    assert out["pairs"] == 2 and out["mean"] == pytest.approx(5.0)
+
+
+def test_label_depth_offsets():
+    depth = np.full((40, 60), 500.0)
+    depth[:, :5] = 0  # no depth on the left
+    j = np.zeros((1, 21, 3))
+    j[0, :, 2] = 512.0  # every joint on the principal ray, 12 mm behind the surface ...
+    j[0, 1] = (-143.36, 0.0, 512.0)  # ... but one lands on a pixel without depth (u = 2)
+    j[0, 2] = (0.0, 900.0, 512.0)  # ... and one outside the image
+    dz = label_depth_offsets(j, depth, (100.0, 100.0, 30.0, 20.0))
+    assert np.isnan(dz[0, 1]) and np.isnan(dz[0, 2])
+    np.testing.assert_allclose(np.delete(dz[0], [1, 2]), 12.0)
+
+
+def test_mean_training_pose_is_the_training_labels_mean():
+    """The shortcut (labels through a 1×1 window, left hands mirrored, minus the joint mean) equals the mean of
+    the training path's own labels (make_hand_batch, no augmentation) on the same frames."""
+    from kpfusion_ros.data.synthetic import render_batch
+    from kpfusion_ros.preprocessing import CropConfig
+    from kpfusion_ros.training.data import DataConfig, make_hand_batch
+
+    m = mean_training_pose(24, width=160, height=120, chunk=8)
+    assert m.shape == (21, 3) and np.abs(m.mean(0)).max() < 1e-9
+    np.testing.assert_array_equal(m, mean_training_pose(24, width=160, height=120, chunk=8))  # deterministic
+    np.testing.assert_allclose(m, mean_training_pose(24, width=160, height=120, chunk=12), atol=1e-9)  # batching
+    dc = replace(DataConfig(), width=160, height=120)
+    fb = render_batch(dc.seed, range(24), dc.synthetic())
+    assert not bool(fb.is_right[fb.hand_valid].all())  # both sides present: the mirroring is exercised
+    hb = make_hand_batch(fb, CropConfig(num_points=64), torch.Generator().manual_seed(0), augment=False)
+    assert len(hb) == int(fb.hand_valid.sum())
+    want = (hb.xyz_gt.double() * hb.crops.cube.double().unsqueeze(1) / 2).mean(0).numpy()
+    np.testing.assert_allclose(m, want, atol=1e-3)
+
+
+# ------------------------------------------------------------------------------------ both protocols
+
+@pytest.fixture(scope="module")
+def real_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fphab_eval") / "fphab"
+    fx.write_sequence(root, SEQ, fx.moving_hand(4, step=STEP))
+    fx.write_sequence(root, "Subject_2/put_salt/1", fx.moving_hand(1, start=(-30.0, 10.0, 380.0)))
+    return root
+
+
+def _pipeline_config():
+    from kpfusion_ros.node_config import NodeConfig, pipeline_config
+
+    return replace(pipeline_config(NodeConfig()), model_path="random:lite", device="cpu")
+
+
+def test_evaluate_real_structure_and_checkable_numbers(real_root):
+    from kpfusion_ros.data.fphab import FPHAB
+
+    reader = FPHAB(real_root)
+    res = evaluate_real(reader, _pipeline_config(), RealEvalConfig(mean_pose_frames=16, candidates=True))
+    assert res["frames"] == 5 and res["sequences"] == 2 and res["untrained_model"]
+    gt = np.stack([reader.joints_color_mm(i) for i in range(len(reader))])
+    centre = gt.mean(1, keepdims=True)
+
+    g = res["gt_crops"]
+    assert g["hands"] == 5 and g["network"]["count"] == 5
+    # all joints at the centre: MPJPE = the labels' mean joint-to-centre distance, PCK from the same distances
+    dist = np.linalg.norm(gt - centre, axis=-1)
+    b = g["baseline_all_joints_at_centre"]
+    assert b["mpjpe_mm"] == pytest.approx(dist.mean(), rel=1e-6)
+    assert b["mpjpe_mm"] == pytest.approx(g["hand_size"]["labels"]["joint_to_centre_mm"]["mean"], rel=1e-6)
+    assert b["pck_20mm"] == pytest.approx((dist <= 20).mean()) and b["pck_40mm"] == pytest.approx((dist <= 40).mean())
+    # the mean training pose at the GT centre
+    mp = mean_training_pose(16)
+    err = np.linalg.norm(centre + mp[None] - gt, axis=-1)
+    assert g["baseline_mean_training_pose"]["mpjpe_mm"] == pytest.approx(err.mean(), rel=1e-6)
+    assert g["hand_size"]["mean_training_pose"] == hand_size(mp[None])
+    # label sizes and motion: the fixture hand, translating 5 mm per frame in sequence 1 (3 pairs)
+    j0 = fx.hand_network((0, 0, 0))
+    w, t = fx.NET_NAMES.index("wrist"), fx.NET_NAMES.index("middle_tip")
+    assert g["hand_size"]["labels"]["wrist_to_middle_tip_mm"]["median"] == pytest.approx(
+        np.linalg.norm(j0[t] - j0[w]), abs=1e-3)
+    assert g["jitter_mm"]["labels"]["pairs"] == 3
+    assert g["jitter_mm"]["labels"]["mean"] == pytest.approx(5.0, abs=0.02)  # rotation of the rig: still rigid
+    assert g["jitter_mm"]["labels_centre_relative"]["mean"] == pytest.approx(0.0, abs=0.02)
+    assert g["network"]["mpjpe_mm"] > 0 and 0 <= g["network"]["pck_40mm"] <= 1
+    # the fixture's joints are centres of 10 mm spheres: the surface is ~10 mm in front of them
+    assert res["labels_vs_depth"]["median_dz_mm"] == pytest.approx(10.0, abs=1.5)
+    assert res["labels_vs_depth"]["fraction_in_front_of_surface"] == 0.0
+
+    n = res["node"]
+    assert n["labelled_hands"] == 5 and 0 <= n["found"] <= 5
+    assert n["detection_rate"] == pytest.approx(n["found"] / 5)
+    assert n["detections_elsewhere"] == len(n["detections_elsewhere_list"])
+    assert all(d["gt_distance_mm"] > 80.0 for d in n["detections_elsewhere_list"])
+    assert n["confidence"]["true"]["count"] == n["found"]
+    assert n["confidence"]["false"]["count"] == n["detections_elsewhere"]
+    assert sum(n["handedness"]["counts"].values()) == n["found"]
+    if n["found"]:
+        assert n["centre_error_mm"]["median"] <= 80.0 and n["pose"]["count"] == n["found"]
+    assert "unlabelled hand" in n["detections_elsewhere_note"]
+
+    # the localiser's candidates: one record per frame, ranks 1.., distances to the labelled hand
+    c = res["candidates"]
+    assert [fr["frame"] for fr in c] == [0, 1, 2, 3, 0] and [fr["sequence"] for fr in c] == [SEQ] * 4 + [
+        "Subject_2/put_salt/1"]
+    for fr in c:
+        assert [k["rank"] for k in fr["candidates"]] == list(range(1, len(fr["candidates"]) + 1))
+        assert all(k["is_labelled_hand"] == (k["gt_distance_mm"] <= 80.0) for k in fr["candidates"])
+        scores = [k["score"] for k in fr["candidates"]]
+        assert scores == sorted(scores, reverse=True)
+    assert res["localizer_candidates"]["frames"] == 5
+    assert res["localizer_candidates"]["hand_among_candidates"] == sum(
+        any(k["is_labelled_hand"] for k in fr["candidates"]) for fr in c)
+
+
+def test_gt_crops_of_a_perfect_network_are_perfect(real_root):
+    """A model that outputs the GT (planted through the pipeline's estimate) gets MPJPE 0 and PCK 1."""
+    from kpfusion_ros.data.fphab import FPHAB
+    from kpfusion_ros.pipeline import HandPosePipeline
+
+    reader = FPHAB(real_root, sequences=[SEQ])
+    truth = {i: reader.joints_color_mm(i) for i in range(len(reader))}
+
+    orig = HandPosePipeline.estimate
+
+    def oracle(self, rgb, depth_mm, cam, centres_mm):
+        joints_m, pixels, conf, overall, batch = orig(self, rgb, depth_mm, cam, centres_mm)
+        for k, c in enumerate(np.asarray(centres_mm).reshape(-1, 3)):
+            for j in truth.values():
+                if np.linalg.norm(j.mean(0) - c) < 1e-2:  # the frame's joints are float32
+                    joints_m[k] = j / 1000.0
+        return joints_m, pixels, conf, overall, batch
+
+    HandPosePipeline.estimate = oracle
+    try:
+        res = evaluate_real(reader, _pipeline_config(), RealEvalConfig(protocols=("gt_crops",), mean_pose_frames=8))
+    finally:
+        HandPosePipeline.estimate = orig
+    m = res["gt_crops"]["network"]
+    assert m["mpjpe_mm"] < 1e-3 and m["pck_20mm"] == 1.0 and m["pck_40mm"] == 1.0
+    assert res["gt_crops"]["jitter_mm"]["error"]["mean"] < 1e-3
+    hs = res["gt_crops"]["hand_size"]
+    assert hs["predicted"]["wrist_to_middle_tip_mm"]["median"] == pytest.approx(
+        hs["labels"]["wrist_to_middle_tip_mm"]["median"], abs=1e-3)
+    assert "node" not in res
+
+
+def test_kpfusion_eval_real_cli(real_root, tmp_path):
+    from kpfusion_ros.tools.eval_real import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out, md, cands = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "c.json"
+    assert main(["--data-root", str(real_root), "--fphab-sequences", SEQ, "--model", "random:lite", "--max-frames",
+                 "2", "--mean-pose-frames", "8", "--json", str(out), "--md", str(md), "--candidates", str(cands),
+                 "--quiet"]) == 0
+
+    def no_nan(x):
+        raise AssertionError(f"non-standard JSON constant {x}")
+
+    res = json.loads(out.read_text(), parse_constant=no_nan)
+    assert res["frames"] == 2 and res["dataset"]["sequences"] == [SEQ] and "candidates" not in res
+    assert res["gt_crops"]["hands"] == 2 and res["node"]["labelled_hands"] == 2
+    assert "random:lite" in res["command"]
+    assert len(json.loads(cands.read_text(), parse_constant=no_nan)) == 2
+    text = md.read_text()
+    assert "mean training pose at GT centre" in text and "Node defaults end to end" in text
+    with pytest.raises(SystemExit, match="real dataset"):
+        main(["--dataset", "synthetic"])
+    with pytest.raises(SystemExit, match="unknown protocols"):
+        main(["--data-root", str(real_root), "--model", "random:lite", "--protocols", "nope", "--quiet"])
