@@ -35,6 +35,7 @@ CONSOLE_SCRIPTS = [
     "kpfusion-bench-node=kpfusion_ros.tools.bench_node:main",
     "kpfusion-soak=kpfusion_ros.tools.soak:main",
     "kpfusion-bench-localizer=kpfusion_ros.tools.bench_localizer:main",
+    "kpfusion-train-verifier=kpfusion_ros.tools.train_verifier:main",
 ]
 
 setup(
