@@ -16,7 +16,8 @@ def _rgb255(finger: str) -> tuple[int, int, int]:
 
 def draw_skeleton(img_rgb: np.ndarray, pixels: np.ndarray, *, label: str | None = None,
                   roi: tuple[int, int, int, int] | None = None, thickness: int = 2) -> np.ndarray:
-    """Draw one 21-joint skeleton (pixels (21, 2), NaN = missing) on an RGB uint8 image, in place."""
+    """Draw one 21-joint skeleton (pixels (21, 2) in the public joint order of HandEstimate and HandPose,
+    NaN = missing) on an RGB uint8 image, in place."""
     h, w = img_rgb.shape[:2]
     pts = np.asarray(pixels, dtype=np.float64)
     ok = np.all(np.isfinite(pts), axis=1) & (np.abs(pts) < 1e5).all(axis=1)

@@ -12,8 +12,12 @@ HANDEDNESS_UNKNOWN, HANDEDNESS_LEFT, HANDEDNESS_RIGHT = 0, 1, 2
 
 @dataclass
 class HandEstimate:
-    """One hand: joints in metres in the color optical frame, in :mod:`kpfusion_ros.joints` order.
+    """One hand: joints in metres in the color optical frame.
 
+    ``joints_m``, ``pixels`` and ``joint_confidence`` are in the **public** joint order
+    (:data:`kpfusion_ros.joints.JOINT_NAMES`: wrist; thumb CMC, MCP, IP, tip; index … pinky, base to
+    tip), the order of ``msg/HandPose.msg``; the pipeline converts from the network's order when it builds
+    each HandEstimate.
     Invalid joints are NaN (REP 117) with ``joint_confidence`` 0.
     """
 

@@ -1,9 +1,18 @@
-"""The 21 hand joints: their fixed order, names, skeleton and finger colours.
+"""The 21 hand joints: their two orders, names, skeletons, finger colours and dataset orders.
 
-The order is the one the authors' network predicts (reference §3 "Joint order"):
-MANO's 16 joints followed by the five finger tips in the order index, middle,
-pinky, ring, thumb. ``msg/HandPose.msg`` documents the same order and exposes
-the indices as constants; markers, TF and the data readers all take it from here.
+Two orders are used, and each has its own constants:
+
+* **Public order** — what the package publishes: ``msg/HandPose.msg`` (its index constants),
+  :class:`~kpfusion_ros.hand.HandEstimate`, RViz markers, TF frames, the debug image. Wrist; thumb
+  CMC, MCP, IP, tip; index MCP, PIP, DIP, tip; middle; ring; pinky — the order of MediaPipe Hands,
+  OpenPose, FreiHAND, DexYCB's labels and dex-retargeting's input. Constants :data:`JOINT_NAMES`,
+  :data:`JOINT_INDEX`, :data:`PARENTS`, :data:`BONES`, :data:`FINGER_CHAINS`, :data:`JOINT_FINGER`.
+* **Network order** — what the model predicts and is trained on, and what the data readers, the
+  evaluation and the renderer use: MANO's 16 joints followed by the five tips in the order index,
+  middle, pinky, ring, thumb (reference §3 "Joint order"). Constants ``NETWORK_*``.
+
+The pipeline converts network → public once, where it builds each ``HandEstimate``. Datasets'
+native orders convert with :func:`order_index` / :func:`reorder` (names in :data:`ORDERS`).
 """
 
 from __future__ import annotations
@@ -12,47 +21,81 @@ import numpy as np
 
 NUM_JOINTS = 21
 
-JOINT_NAMES: tuple[str, ...] = (
-    "wrist",
-    "index_mcp", "index_pip", "index_dip",
-    "middle_mcp", "middle_pip", "middle_dip",
-    "pinky_mcp", "pinky_pip", "pinky_dip",
-    "ring_mcp", "ring_pip", "ring_dip",
-    "thumb_cmc", "thumb_mcp", "thumb_ip",
-    "index_tip", "middle_tip", "pinky_tip", "ring_tip", "thumb_tip",
-)
-
-JOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(JOINT_NAMES)}
-
-#: Parent of every joint along the kinematic chain (-1 for the wrist).
-PARENTS: tuple[int, ...] = (
-    -1,
-    0, 1, 2,
-    0, 4, 5,
-    0, 7, 8,
-    0, 10, 11,
-    0, 13, 14,
-    3, 6, 9, 12, 15,
-)
-
-#: (parent, child) pairs, one per bone (20 bones).
-BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
-
 FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
-
-#: Finger of each joint (the wrist belongs to none: "palm").
-JOINT_FINGER: tuple[str, ...] = tuple(
-    "palm" if name == "wrist" else name.split("_")[0] for name in JOINT_NAMES
-)
-
-#: Joints of each finger from its base to its tip.
-FINGER_CHAINS: dict[str, tuple[int, ...]] = {
-    "thumb": (13, 14, 15, 20),
-    "index": (1, 2, 3, 16),
-    "middle": (4, 5, 6, 17),
-    "ring": (10, 11, 12, 19),
-    "pinky": (7, 8, 9, 18),
+#: Joints of each finger from its base to its tip, by name suffix (the thumb's base is its CMC).
+_FINGER_JOINTS: dict[str, tuple[str, ...]] = {
+    f: ("cmc", "mcp", "ip", "tip") if f == "thumb" else ("mcp", "pip", "dip", "tip") for f in FINGERS
 }
+
+
+def _names(fingers, joints_of=lambda f: _FINGER_JOINTS[f]) -> tuple[str, ...]:
+    return tuple(f"{f}_{j}" for f in fingers for j in joints_of(f))
+
+
+#: Public order: the wrist, then each finger from base to tip, thumb to pinky.
+JOINT_NAMES: tuple[str, ...] = ("wrist",) + _names(FINGERS)
+_MANO_FINGERS = ("index", "middle", "pinky", "ring", "thumb")
+#: Network order: MANO's 16 joints (wrist, then index, middle, pinky, ring, thumb without tips), then the tips.
+NETWORK_JOINT_NAMES: tuple[str, ...] = (("wrist",) + _names(_MANO_FINGERS, lambda f: _FINGER_JOINTS[f][:3])
+                                        + tuple(f"{f}_tip" for f in _MANO_FINGERS))
+_HO3D_TIPS = ("thumb", "index", "middle", "ring", "pinky")
+#: F-PHAB: the wrist, the five finger bases, then per finger the remaining three joints. F-PHAB names the
+#: joints of every finger MCP, PIP, DIP, TIP, so its thumb "MCP" is the thumb's base (CMC), its "PIP" the
+#: thumb's MCP and its "DIP" the thumb's IP.
+_FPHAB = (("wrist",) + tuple(f"{f}_{_FINGER_JOINTS[f][0]}" for f in FINGERS)
+          + tuple(f"{f}_{j}" for f in FINGERS for j in _FINGER_JOINTS[f][1:]))
+
+#: Joint orders by name; :func:`order_index` converts between any two.
+ORDERS: dict[str, tuple[str, ...]] = {
+    "public": JOINT_NAMES,
+    "mediapipe": JOINT_NAMES,  # also OpenPose's and FreiHAND's hand order
+    "dexycb": JOINT_NAMES,  # DexYCB's joint labels (reference §3: DexYCB2MANO reaches the network order)
+    "network": NETWORK_JOINT_NAMES,
+    "mano": NETWORK_JOINT_NAMES,  # MANO's 16 joints + tips, as the authors' code orders them
+    "ho3d": NETWORK_JOINT_NAMES[:16] + tuple(f"{f}_tip" for f in _HO3D_TIPS),  # MANO + tips thumb..pinky
+    "fphab": _FPHAB,
+}
+
+
+def order_index(src: str, dst: str) -> np.ndarray:
+    """Indices ``idx`` (21, int64) such that ``joints_dst = joints_src[..., idx, :]``."""
+    try:
+        a, b = ORDERS[src], ORDERS[dst]
+    except KeyError as exc:
+        raise ValueError(f"unknown joint order {exc.args[0]!r} (known: {', '.join(ORDERS)})") from None
+    pos = {name: i for i, name in enumerate(a)}
+    return np.array([pos[name] for name in b], dtype=np.int64)
+
+
+def reorder(joints, src: str, dst: str, axis: int = -2):
+    """``joints`` (numpy array or torch tensor) with its joint axis (default -2: ``(..., 21, 3)``;
+    -1 for per-joint scalars such as confidences) converted from order ``src`` to ``dst``."""
+    a = axis % joints.ndim
+    if joints.shape[a] != NUM_JOINTS:
+        raise ValueError(f"axis {axis} has {joints.shape[a]} entries, not {NUM_JOINTS} joints")
+    return joints[(slice(None),) * a + (order_index(src, dst),)]
+
+
+def _skeleton(names: tuple[str, ...]):
+    """(index, parents, bones, finger chains, finger of each joint) of one order."""
+    index = {n: i for i, n in enumerate(names)}
+    chains = {f: tuple(index[f"{f}_{j}"] for j in _FINGER_JOINTS[f]) for f in FINGERS}
+    parents = [-1] * len(names)
+    for chain in chains.values():
+        for prev, joint in zip((index["wrist"],) + chain[:-1], chain):
+            parents[joint] = prev
+    bones = tuple((p, c) for c, p in enumerate(parents) if p >= 0)
+    finger = tuple("palm" if n == "wrist" else n.split("_")[0] for n in names)
+    return index, tuple(parents), bones, chains, finger
+
+
+#: JOINT_INDEX: name → index. PARENTS: parent of every joint (-1 for the wrist). BONES: (parent, child),
+#: 20 bones. FINGER_CHAINS: each finger's joints from base to tip. JOINT_FINGER: finger of each joint
+#: ("palm" for the wrist). All in public order.
+JOINT_INDEX, PARENTS, BONES, FINGER_CHAINS, JOINT_FINGER = _skeleton(JOINT_NAMES)
+#: The same in network order.
+NETWORK_JOINT_INDEX, NETWORK_PARENTS, NETWORK_BONES, NETWORK_FINGER_CHAINS, NETWORK_JOINT_FINGER = \
+    _skeleton(NETWORK_JOINT_NAMES)
 
 #: RGB colours in [0, 1] per finger, for markers and overlays.
 FINGER_COLORS: dict[str, tuple[float, float, float]] = {
@@ -63,19 +106,3 @@ FINGER_COLORS: dict[str, tuple[float, float, float]] = {
     "ring": (0.13, 0.59, 0.95),
     "pinky": (0.61, 0.15, 0.69),
 }
-
-#: HO-3D annotation order -> ours (reference §3: HO3D2MANO).
-HO3D_TO_OURS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 20, 19, 16)
-#: Ours -> HO-3D order (reference §3: MANO2HO3D).
-OURS_TO_HO3D: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 16, 17, 19, 18)
-#: DexYCB native order -> ours (reference §3: DexYCB2MANO).
-DEXYCB_TO_OURS: tuple[int, ...] = (0, 5, 6, 7, 9, 10, 11, 17, 18, 19, 13, 14, 15, 1, 2, 3, 8, 12, 20, 16, 4)
-
-
-def bone_finger(child: int) -> str:
-    """Finger a bone belongs to, named by its child joint."""
-    return JOINT_FINGER[child]
-
-
-def parents_array() -> np.ndarray:
-    return np.asarray(PARENTS, dtype=np.int64)

@@ -18,7 +18,25 @@ from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import PipelineConfig
 from kpfusion_ros.tracking import TrackerConfig
 
+#: The node's input topics: relative names, resolved in the node's namespace and remapped onto the
+#: camera's topics (``--ros-args -r color/image_raw:=/my_camera/color/image_raw``; the launch files do it
+#: from their ``camera_ns`` argument). The subscriptions' QoS is set by ``qos_overrides.<topic>.subscription.*``.
+COLOR_TOPIC, DEPTH_TOPIC, CAMERA_INFO_TOPIC = "color/image_raw", "depth/image_raw", "color/camera_info"
+#: Namespace of a realsense-ros camera (``camera_namespace``/``camera_name`` both ``camera``) ...
 REALSENSE_NS = "/camera/camera"
+#: ... and the topic under it that each input is remapped to (depth aligned to color).
+REALSENSE_TOPICS = {COLOR_TOPIC: "color/image_raw", DEPTH_TOPIC: "aligned_depth_to_color/image_raw",
+                    CAMERA_INFO_TOPIC: "color/camera_info"}
+
+
+#: QoS of the three input subscriptions unless overridden (``qos_overrides.<resolved topic>.subscription.
+#: <policy>``, values as rclpy names them): best effort receives from best-effort and reliable publishers.
+INPUT_QOS = {"reliability": "best_effort", "history": "keep_last", "depth": 5}
+
+
+def realsense_topic(name: str, camera_ns: str = REALSENSE_NS) -> str:
+    """The realsense-ros topic that the launch files remap input ``name`` to."""
+    return f"{camera_ns.rstrip('/')}/{REALSENSE_TOPICS[name]}"
 
 
 def _p(default, description: str, *, read_only: bool = False, choices: tuple = ()):
@@ -28,18 +46,7 @@ def _p(default, description: str, *, read_only: bool = False, choices: tuple = (
 
 @dataclass
 class NodeConfig:
-    # --- inputs -----------------------------------------------------------------------------
-    color_topic: str = _p(f"{REALSENSE_NS}/color/image_raw",
-                          "Color image (rgb8, bgr8, rgba8, bgra8 or mono8); realsense-ros default.", read_only=True)
-    depth_topic: str = _p(f"{REALSENSE_NS}/aligned_depth_to_color/image_raw",
-                          "Depth registered to the color camera (16UC1 mm or 32FC1 m, REP 118).", read_only=True)
-    camera_info_topic: str = _p(f"{REALSENSE_NS}/color/camera_info",
-                                "CameraInfo of the color camera (intrinsics of the aligned depth too).",
-                                read_only=True)
-    qos_reliability: str = _p("best_effort", "Subscription reliability: best_effort receives from both best-effort "
-                              "and reliable publishers; reliable only from reliable ones.", read_only=True,
-                              choices=("best_effort", "reliable"))
-    qos_depth: int = _p(5, "Subscription history depth (KEEP_LAST).", read_only=True)
+    # --- inputs (topics: remap COLOR_TOPIC, DEPTH_TOPIC, CAMERA_INFO_TOPIC; QoS: qos_overrides) ------
     queue_size: int = _p(10, "message_filters synchronizer queue size per input.", read_only=True)
     slop: float = _p(0.05, "Approximate synchronization window in seconds (float).", read_only=True)
     exact_sync: bool = _p(False, "Use exact time synchronization instead of approximate.", read_only=True)
@@ -130,8 +137,6 @@ class NodeConfig:
         for name, _, _, _, _, choices in self.field_specs():
             if choices and getattr(self, name) not in choices:
                 errs.append(f"{name} must be one of {list(choices)}, not {getattr(self, name)!r}")
-        if self.qos_depth < 1:
-            errs.append("qos_depth must be >= 1")
         if self.queue_size < 1:
             errs.append("queue_size must be >= 1")
         if not self.slop > 0:
@@ -200,6 +205,16 @@ def yaml_text() -> str:
         else:
             val = str(default)
         lines.append(f"    {name}: {val}")
+    lines += [
+        "    # Input topics are not parameters: remap " + ", ".join(n for n in REALSENSE_TOPICS) + " (the launch",
+        "    # files do, from camera_ns). Their QoS (default " + ", ".join(f"{k} {v}" for k, v in INPUT_QOS.items())
+        + ") is set per",
+        "    # resolved topic by the standard QoS overrides (read-only), e.g. for the realsense-ros topics:",
+        "    # qos_overrides:",
+    ]
+    for name in REALSENSE_TOPICS:
+        lines += [f"    #   {realsense_topic(name)}:", "    #     subscription:"]
+        lines += [f"    #       {k}: {v}" for k, v in INPUT_QOS.items()]
     return "\n".join(lines) + "\n"
 
 

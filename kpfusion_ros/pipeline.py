@@ -40,6 +40,7 @@ import torch
 
 from kpfusion_ros.camera import CameraIntrinsics, CameraLike
 from kpfusion_ros.hand import HandEstimate
+from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
 from kpfusion_ros.tracking import HandTracker, TrackerConfig, refine_centres
@@ -47,6 +48,8 @@ from kpfusion_ros.tracking import HandTracker, TrackerConfig, refine_centres
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "kpfusion_lite.pt"
+#: The network predicts in network order; every HandEstimate is in public order (kpfusion_ros.joints).
+_TO_PUBLIC = order_index("network", "public")
 
 
 @dataclass
@@ -283,8 +286,9 @@ class HandPosePipeline:
             x0c, y0c = max(x0, 0), max(y0, 0)
             roi = (x0c, y0c, max(min(x1, w) - x0c, 0), max(min(y1, h) - y0c, 0))
             side, side_conf = self.tracker.handedness(tr)
-            hands.append(HandEstimate(track_id=int(tr.id), joints_m=joints_m[k], pixels=pixels[k],
-                                      joint_confidence=jconf[k], confidence=self.tracker.confidence(tr),
+            hands.append(HandEstimate(track_id=int(tr.id), joints_m=joints_m[k][_TO_PUBLIC],
+                                      pixels=pixels[k][_TO_PUBLIC], joint_confidence=jconf[k][_TO_PUBLIC],
+                                      confidence=self.tracker.confidence(tr),
                                       center_m=c[k] / 1000.0, roi=roi, handedness=side,
                                       handedness_confidence=side_conf, hand_score=tr.hand_score,
                                       mirrored=bool(batch.mirrored[k]), extras={"pose_confidence": float(overall[k])}))

@@ -6,7 +6,9 @@ Needs realsense2_camera (apt: ros-<distro>-realsense2-camera). The camera runs
 with align_depth.enable:=true and a 640x480 @ 30 Hz color and depth profile;
 its topics are /camera/camera/color/image_raw,
 /camera/camera/aligned_depth_to_color/image_raw and
-/camera/camera/color/camera_info, the kpfusion node's defaults.
+/camera/camera/color/camera_info, onto which kpfusion.launch.py remaps the
+node's inputs (camera_ns:=/camera/camera). realsense-ros publishes images
+reliable by default; the node's best-effort subscriptions receive them.
 """
 
 import os

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from conftest import ros_available
+
+pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the ROS 2 messages (the colcon install): run `make test`")
+
+from helpers.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "kpfusion_lite.pt"
@@ -16,9 +20,8 @@ MODEL = str(SHIPPED) if SHIPPED.is_file() else "random:lite"
 FRAMES = 4  # processed frames (of a 6-frame recording: a hand is found from the second on)
 
 
-def _tool(*args, timeout=240):
-    return subprocess.run([sys.executable, "-P", "-m", *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ))
+def _tool(module, *args, timeout=600):
+    return run_cli(module, *args, timeout=timeout)
 
 
 def _poses(bag: Path, topic="/kpfusion/hand_poses"):
@@ -32,7 +35,7 @@ def _poses(bag: Path, topic="/kpfusion/hand_poses"):
 
 
 def _bag(tmp_path) -> Path:
-    from kpfusion_ros.tools.make_demo_bag import make_bag
+    from kpfusion_ros.demo.recording import make_bag
 
     bag = tmp_path / "rec"
     make_bag(bag, seed=3, frames=6, width=160, height=120, progress=False)
@@ -40,7 +43,7 @@ def _bag(tmp_path) -> Path:
 
 
 def test_wrong_topic_lists_the_bags_topics(tmp_path):
-    from kpfusion_ros.tools.make_demo_bag import make_bag
+    from kpfusion_ros.demo.recording import make_bag
 
     bag = tmp_path / "small"
     make_bag(bag, seed=1, frames=2, width=64, height=48, progress=False)

@@ -11,17 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import ros_available
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "kpfusion_lite.pt"
 MODEL = str(SHIPPED) if SHIPPED.is_file() else "random:lite"
+needs_ros = pytest.mark.skipif(not ros_available(), reason="needs the ROS 2 messages (the colcon install): run `make test`")
 
 
 def _make(out: Path, frames: int = 6, w: int = 160, h: int = 120, seed: int = 3):
-    from kpfusion_ros.tools.make_demo_bag import make_bag
+    from kpfusion_ros.demo.recording import make_bag
 
     return make_bag(out, seed=seed, frames=frames, width=w, height=h, progress=False)
 
 
+@needs_ros
 def test_demo_bag_generation_is_deterministic(tmp_path):
     from kpfusion_ros.ros import bagio
 
@@ -51,10 +55,11 @@ def test_demo_bag_generation_is_deterministic(tmp_path):
     assert b"MSG: std_msgs/Header" in (a / "bag.mcap").read_bytes()
 
 
+@needs_ros
 def test_score_matches_hands_by_centre_within_80mm():
     from kpfusion_ros.msg import HandPose, HandPoseArray
     from geometry_msgs.msg import Point
-    from kpfusion_ros.tools.demo import score
+    from kpfusion_ros.demo.scoring import score
 
     def arr(offsets):
         a = HandPoseArray()
@@ -113,8 +118,8 @@ def test_demo_runs_end_to_end(ros_domain, tmp_path):
     assert "/kpfusion/markers" in topics
 
 
-def test_summary_says_latency_is_not_measured_in_lockstep(capsys):
-    from kpfusion_ros.tools.demo import _print_summary
+def test_summary_says_latency_is_not_measured_in_lockstep():
+    from kpfusion_ros.demo.summary import format_summary
 
     s = {"bag": "b", "model": "m", "device": "cpu", "frames_in": 3, "rate": 1.0, "lockstep": False,
          "sets_received_by_node": 3, "frames_out": 3, "dropped_stale_by_node": 0, "not_synchronized": 0,
@@ -122,10 +127,8 @@ def test_summary_says_latency_is_not_measured_in_lockstep(capsys):
          "ground_truth": True, "mpjpe_mm": 30.0, "mpjpe_mm_median": 29.0, "gt_hands_scored": 3,
          "gt_hands_matched": 2, "match_centre_mm": 80.0, "false_positives": 1, "out": "o", "files": {},
          "output_counts": {}, "wall_s": 1.0}
-    _print_summary(s)
-    out = capsys.readouterr().out
+    out = format_summary(s)
     assert "latency       p50 12.5 ms, p95 20.0 ms" in out
     assert "over 2/3 ground-truth hands matched (same stamp, centres within 80 mm); 1 false positives" in out
-    _print_summary(dict(s, lockstep=True, latency_ms_p50=0.0, latency_ms_p95=0.0))
-    out = capsys.readouterr().out
+    out = format_summary(dict(s, lockstep=True, latency_ms_p50=0.0, latency_ms_p95=0.0))
     assert "latency       n/a in lockstep" in out and "inference p50 9.0 ms" in out and "p50 0.0 ms" not in out

@@ -206,15 +206,14 @@ def test_gt_crops_of_a_perfect_network_are_perfect(real_root):
 
 
 def test_kpfusion_eval_real_cli(real_root, tmp_path):
-    from kpfusion_ros.tools.eval_real import main
+    from helpers.cli import run_cli
 
-    with pytest.raises(SystemExit) as e:
-        main(["--help"])
-    assert e.value.code == 0
+    assert run_cli("kpfusion_ros.tools.eval_real", "--help").returncode == 0
     out, md, cands = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "c.json"
-    assert main(["--data-root", str(real_root), "--fphab-sequences", SEQ, "--model", "random:lite", "--max-frames",
-                 "2", "--mean-pose-frames", "8", "--json", str(out), "--md", str(md), "--candidates", str(cands),
-                 "--quiet"]) == 0
+    res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
+                  "random:lite", "--max-frames", "2", "--mean-pose-frames", "8", "--json", str(out), "--md", str(md),
+                  "--candidates", str(cands), "--quiet")
+    assert res.returncode == 0, res.stderr
 
     def no_nan(x):
         raise AssertionError(f"non-standard JSON constant {x}")
@@ -226,7 +225,8 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     assert len(json.loads(cands.read_text(), parse_constant=no_nan)) == 2
     text = md.read_text()
     assert "mean training pose at GT centre" in text and "Node defaults end to end" in text
-    with pytest.raises(SystemExit, match="real dataset"):
-        main(["--dataset", "synthetic"])
-    with pytest.raises(SystemExit, match="unknown protocols"):
-        main(["--data-root", str(real_root), "--model", "random:lite", "--protocols", "nope", "--quiet"])
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--dataset", "synthetic")
+    assert bad.returncode != 0 and "real dataset" in bad.stderr
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite", "--protocols",
+                  "nope", "--quiet")
+    assert bad.returncode != 0 and "unknown protocols" in bad.stderr

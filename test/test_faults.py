@@ -8,7 +8,8 @@ import os
 import pytest
 
 from conftest import in_private_netns, ros_available
-from test_bad_input import good_frame, render, start_rig, stop_rig
+from kpfusion_ros.ros.harness import start_rig, stop_rig
+from test_bad_input import good_frame, render
 
 pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the colcon install: run `make test`")
 
@@ -22,6 +23,7 @@ def rig():
         yield r
     finally:
         r.log = stop_rig(r)
+        print(r.log[-3000:])
 
 
 def test_camera_driver_restart_resumes(rig):
@@ -142,8 +144,8 @@ def test_invalid_parameter_values_are_rejected_with_a_reason(rig, name, value, r
     rig.send(good_frame())
 
 
-@pytest.mark.parametrize("name,value", [("model_path", "random:official"), ("color_topic", "/other"),
-                                        ("device", "cpu"), ("queue_size", 3)])
+@pytest.mark.parametrize("name,value", [("model_path", "random:official"), ("device", "cpu"), ("queue_size", 3),
+                                        ("qos_overrides./cam/color.subscription.reliability", "reliable")])
 def test_read_only_parameters_are_rejected(rig, name, value):
     (r,) = _set(rig, **{name: value})
     assert not r.successful
@@ -166,9 +168,9 @@ def test_parameter_types_at_start_up(ros_domain):
     import re
     import subprocess
 
-    from dds_rig import NodeProc
+    from kpfusion_ros.ros.harness import rig_node
 
-    ok = NodeProc(ros_domain, "max_range:=1", "min_hand_score:=0")
+    ok = rig_node(ros_domain, "max_range:=1", "min_hand_score:=0")
     try:
         assert ok.wait_log(r"subscribed to /cam/color", timeout=60), ok.log()[-3000:]
         assert ok.proc.poll() is None
@@ -176,7 +178,7 @@ def test_parameter_types_at_start_up(ros_domain):
         log = ok.stop()
     assert "Traceback" not in log and "InvalidParameterTypeException" not in log, log[-3000:]
 
-    bad = NodeProc(ros_domain, "max_hands:=two", "max_range:=far")
+    bad = rig_node(ros_domain, "max_hands:=two", "max_range:=far")
     try:
         rc = bad.proc.wait(timeout=90)
     finally:

@@ -80,15 +80,6 @@ def test_joint_order_table_follows_the_anatomy():
     assert [FPHAB_TO_NETWORK[k] for k in NETWORK_TO_FPHAB] == list(range(21))
 
 
-def test_joint_order_agrees_with_joints_order_index():
-    from kpfusion_ros import joints
-
-    if not hasattr(joints, "order_index"):
-        pytest.skip("kpfusion_ros.joints.order_index does not exist yet (helper ros adds it)")
-    idx = np.asarray(joints.order_index("fphab", "network"))
-    np.testing.assert_array_equal(idx, np.asarray(FPHAB_TO_NETWORK))
-
-
 # ------------------------------------------------------------------------------------ registration
 
 def test_known_point_lands_on_its_registered_pixel_magnified():
@@ -366,18 +357,13 @@ def rig_root(tmp_path):
 
 
 def test_dataset_choice_opens_the_reader(rig_root):
-    import argparse
+    from kpfusion_ros.data.datasets import dataset_reader
 
-    from kpfusion_ros.tools.dataset_args import add_dataset_arguments, open_dataset
-
-    p = argparse.ArgumentParser()
-    add_dataset_arguments(p)
-    r = open_dataset(p.parse_args(["--dataset", "fphab", "--data-root", str(rig_root), "--fphab-sequences", SEQ]))
+    r = dataset_reader("fphab", str(rig_root), fphab_sequences=[SEQ])
     assert isinstance(r, FPHAB) and r.sequences == [SEQ] and len(r) == 2
-    assert len(open_dataset(p.parse_args(["--dataset", "fphab", "--data-root", str(rig_root)]))) == 2
+    assert len(dataset_reader("fphab", str(rig_root))) == 2
     with pytest.raises(FileNotFoundError, match="Subject_9"):
-        open_dataset(p.parse_args(["--dataset", "fphab", "--data-root", str(rig_root), "--fphab-sequences",
-                                   "Subject_9"]))
+        dataset_reader("fphab", str(rig_root), fphab_sequences=["Subject_9"])
 
 
 def test_kpfusion_eval_and_train_run_on_fphab(rig_root, tmp_path):
@@ -387,22 +373,23 @@ def test_kpfusion_eval_and_train_run_on_fphab(rig_root, tmp_path):
 
     from kpfusion_ros.checkpoint import save_checkpoint
     from kpfusion_ros.model import build_model, preset
-    from kpfusion_ros.tools.evaluate import main as eval_main
-    from kpfusion_ros.tools.train import main as train_main
+    from helpers.cli import run_cli
 
     torch.manual_seed(0)
     cfg = preset("lite", trunk_widths=(8, 8, 16, 16), feature_dim=16, num_points=64, fa_samples=8)
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(str(ckpt), build_model(cfg), cfg, {"source": "test"})
     out = tmp_path / "eval.json"
-    assert eval_main(["--checkpoint", str(ckpt), "--dataset", "fphab", "--data-root", str(rig_root),
-                      "--fphab-sequences", SEQ, "--protocols", "gt_crops", "--json", str(out), "--quiet",
-                      "--batch-frames", "2"]) in (0, None)
+    r = run_cli("kpfusion_ros.tools.evaluate", "--checkpoint", str(ckpt), "--dataset", "fphab", "--data-root",
+                str(rig_root), "--fphab-sequences", SEQ, "--protocols", "gt_crops", "--json", str(out), "--quiet",
+                "--batch-frames", "2")
+    assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["gt_crops"]["final"]["count"] == 2 and res["gt_crops"]["final"]["mpjpe_mm"] > 0
     assert res["gt_crops"]["final_by_hand"]["right"] == pytest.approx(res["gt_crops"]["final"]["mpjpe_mm"])
-    assert train_main(["--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16", "num_points=64",
-                       "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "fphab",
-                       "--data-root", str(rig_root), "--out", str(tmp_path / "run"), "--eval-frames", "0",
-                       "--quiet", "--no-resume"]) in (0, None)
+    r = run_cli("kpfusion_ros.tools.train", "--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16",
+                "num_points=64", "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "fphab",
+                "--data-root", str(rig_root), "--out", str(tmp_path / "run"), "--eval-frames", "0", "--quiet",
+                "--no-resume")
+    assert r.returncode == 0, r.stderr
     assert len((tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()) >= 2

@@ -343,11 +343,10 @@ def test_smooth_plane_corner_rejected_by_neck():
 def test_synthetic_clean_one_hand_centre_error():
     """Regression on the generator: clean one-hand scenes (incl. the four forearm cases of
     seed 23: 1, 6, 7, 2, where the old front-slab centre was 70–160 mm off)."""
-    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_batch
+    from kpfusion_ros.data.synthetic import render_batch
+    from kpfusion_ros.data.synthetic.presets import clean_scene_config
 
-    scene = SceneConfig(num_hands=1, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
-                        p_edge=0.0, p_table=0.0, p_left=0.0)
-    cfg = SyntheticConfig(width=320, height=240, clean=True, scene=scene)
+    cfg = clean_scene_config(320, 240, num_hands=1, p_left=0.0)
     loc = HandLocalizer()
     errs = []
     for f in render_batch(23, range(16), cfg).frames():
@@ -396,7 +395,8 @@ def test_block_min_equals_plain_definition(shape, s):
 
 def test_score_gate_drops_smooth_blobs_keeps_rendered_hands():
     """Default ``min_score`` (0.1): a smooth convex hand-sized blob is not reported, a rendered hand is."""
-    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+    from kpfusion_ros.data.synthetic import render_frame
+    from kpfusion_ros.data.synthetic.presets import clean_scene_config
 
     cam = CAM_VGA
     depth = ellipsoid(cam, (0.0, 0.0, 500.0), HAND_AXES)
@@ -405,11 +405,10 @@ def test_score_gate_drops_smooth_blobs_keeps_rendered_hands():
     blob = localize_hands(depth, K(cam), GEOMETRY)
     assert len(blob) == 1 and blob[0].score < 0.1  # found, but scores as not hand-like
     assert localize_hands(depth, K(cam)) == []
-    scene = SceneConfig(num_hands=1, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
-                        p_edge=0.0, p_table=0.0, p_left=0.0)
+    cfg = clean_scene_config(320, 240, num_hands=1, p_left=0.0)
     found = 0
     for i in range(8):
-        f = render_frame(23, i, SyntheticConfig(width=320, height=240, clean=True, scene=scene))
+        f = render_frame(23, i, cfg)
         cands = localize_hands(f.depth.astype(np.float32), tuple(f.cam))
         g = f.joints_mm[0].astype(np.float64).mean(axis=0)
         found += any(np.linalg.norm(c.centre_mm - g) < 80.0 for c in cands)

@@ -10,7 +10,7 @@ from kpfusion_ros.checkpoint import (AuthorsCheckpointError, CheckpointError, im
                                      load_checkpoint, official_key, official_key_map, save_checkpoint)
 from kpfusion_ros.model import build_model, preset
 from kpfusion_ros.model.example_inputs import example_inputs
-from kpfusion_ros.tools import import_checkpoint as cli
+from helpers.cli import run_cli
 
 TSV = Path("/work/shared/spec/official_state_dict_keys.tsv")
 if not TSV.exists():
@@ -118,21 +118,21 @@ def test_import_tolerates_missing_unused_keys(authors_sd):
     assert "backbone_d.up4.0.skip_layer.weight" in report["kept_init"]
 
 
-def test_cli_help_and_run(tmp_path, authors_sd, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(["--help"])
-    assert e.value.code == 0
+def test_cli_help_and_run(tmp_path, authors_sd):
+    res = run_cli("kpfusion_ros.tools.import_checkpoint", "--help")
+    assert res.returncode == 0 and "usage:" in res.stdout
     src = tmp_path / "authors.pth"
     torch.save({"model": {k: v for k, v in authors_sd.items() if "word_embeddings" not in k}, "epoch": 1}, src)
     out = tmp_path / "out.pt"
-    assert cli.main([str(src), str(out), "--half"]) == 0
+    res = run_cli("kpfusion_ros.tools.import_checkpoint", str(src), str(out), "--half")
+    assert res.returncode == 0, res.stderr[-3000:]
     model, cfg, meta = load_checkpoint(out)
     assert cfg == preset("official")
     assert meta["provenance"]["source"] == "authors.pth" and meta["provenance"]["dtype"] == "float16"
     w = authors_sd["module.block1.FA.fusion.0.weight"]
     assert torch.equal(model.stages[0].depth_kfam.fa.fusion[0].weight, w.half().float())
-    assert cli.main([str(tmp_path / "nope.pth"), str(out)]) == 1
-    assert "not found" in capsys.readouterr().err
+    res = run_cli("kpfusion_ros.tools.import_checkpoint", str(tmp_path / "nope.pth"), str(out))
+    assert res.returncode == 1 and "not found" in res.stderr
 
 
 def test_save_load_roundtrip(tmp_path):

@@ -128,3 +128,50 @@ def test_cross_layer_matches_torch_mha():
     x = layer.norm2(q + a)
     x = layer.norm3(x + layer.linear2(torch.relu(layer.linear1(x))))
     assert torch.allclose(layer(q, k), x, atol=1e-5)
+
+
+def test_square_distance_same_bits_as_the_plain_formula():
+    from kpfusion_ros.model.point_ops import square_distance
+
+    g = torch.Generator().manual_seed(0)
+    for dt in (torch.float32, torch.float64):
+        a, b = torch.rand(3, 50, 3, generator=g, dtype=dt), torch.rand(3, 70, 3, generator=g, dtype=dt)
+        assert torch.equal(square_distance(a, b), ((a.unsqueeze(2) - b.unsqueeze(1)) ** 2).sum(-1))
+
+
+def test_rgb_kfam_equals_the_dense_relu_fc():
+    """K_RGB_j = FC_{S²→1}(ReLU(mix_j ⊙ F)) (Eq. (3)), computed without the B×J×C×S² tensor, equals the
+    dense formula, values and gradients (the mixing weights are ≥ 0)."""
+    import torch.nn.functional as F
+
+    from kpfusion_ros.model import preset
+    from kpfusion_ros.model.rgb_kfam import RGBKFAM
+
+    torch.manual_seed(0)
+    cfg = preset("official")
+    m = RGBKFAM(dim=16, num_joints=5, feature_size=8, crop_size=32).double()
+    B, S = 2, 8
+    feat = torch.randn(B, 16, S, S, dtype=torch.float64, requires_grad=True)
+    joints = (torch.rand(B, 5, 3, dtype=torch.float64) * 1.6 - 0.8).requires_grad_(True)
+    pix = torch.rand(B, S * S, 3, dtype=torch.float64) * 2 - 1
+    center = torch.tensor([[0.0, 0.0, 500.0]] * B, dtype=torch.float64)
+    M = torch.eye(3, dtype=torch.float64).expand(B, 3, 3).clone()
+    cube = torch.full((B, 3), 250.0, dtype=torch.float64)
+    cam = torch.tensor([[600.0, 600.0, 16.0, 16.0]] * B, dtype=torch.float64)
+    with torch.no_grad():
+        m.weight_dis.fill_(0.3)
+    k, whm = m(feat, joints, pix, center, M, cube, cam)
+    # the dense formula on the same maps
+    jx = joints if not m.gam_joints_as_uvd else None
+    from kpfusion_ros.geometry import uvd_nl_to_xyz_nl
+    from kpfusion_ros.model.rgb_kfam import geometry_adjacency_map
+    jx = uvd_nl_to_xyz_nl(joints, center, M, cube, cam, m.crop) if m.gam_joints_as_uvd else joints
+    gam = geometry_adjacency_map(jx, pix, m.gamma, m.plus_one).view(B, 5, S, S)
+    a = torch.sigmoid(m.weight_dis)
+    mix = a * gam + (1 - a) * whm
+    dense = m.fc_spatial2joint_feature(F.relu(mix.unsqueeze(2) * feat.unsqueeze(1)).view(B, 5, 16, S * S)).view(B, 5, 16)
+    assert torch.allclose(k, dense, atol=1e-12, rtol=1e-10)
+    g1 = torch.autograd.grad(k.sum(), (feat, joints), retain_graph=True)
+    g2 = torch.autograd.grad(dense.sum(), (feat, joints))
+    assert all(torch.allclose(x, y, atol=1e-10, rtol=1e-8) for x, y in zip(g1, g2))
+    del cfg

@@ -8,15 +8,11 @@ topics and checks what it publishes.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import REPO, in_private_netns, ros_available
-
-sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 pytestmark = pytest.mark.skipif(not ros_available(), reason="needs the colcon install: run `make test`")
 
@@ -29,20 +25,17 @@ MPJPE_TOLERANCE_M = 0.040
 
 
 def _frames(num_hands=1, n=4, seed=11):
-    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+    from kpfusion_ros.data.synthetic.presets import clean_frames
 
     # uncluttered scenes: these tests are about the node; the localiser has its own tests
-    scene = SceneConfig(num_hands=num_hands, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
-                        p_edge=0.0, p_table=0.0)
-    cfg = SyntheticConfig(width=320, height=240, clean=True, scene=scene)
-    return [render_frame(seed, i, cfg) for i in range(n)]
+    return clean_frames(num_hands, 320, 240, n=n, seed=seed)
 
 
 @pytest.fixture(scope="module")
 def rig():
     if not in_private_netns():
         pytest.fail("DDS tests must run inside the private network namespace: use `make test`")
-    from dds_rig import start_rig, stop_rig
+    from kpfusion_ros.ros.harness import start_rig, stop_rig
 
     model = str(SHIPPED) if SHIPPED.is_file() else "random:lite"
     r = start_rig(150 + os.getpid() % 50, "diagnostics_period:=0.5", model=model, stamp_step_ns=50_000_000)
@@ -51,11 +44,16 @@ def rig():
         yield r
     finally:
         r.log = stop_rig(r)
+        print(r.log[-3000:])
 
 
 def _mpjpe_m(pose_msg, joints_mm):
+    """Mean joint error of a published HandPose (public order) against rendered joints (network order)."""
+    from kpfusion_ros.joints import reorder
+
     pred = np.array([[p.x, p.y, p.z] for p in pose_msg.joints])
-    return float(np.nanmean(np.linalg.norm(pred - joints_mm / 1000.0, axis=1)))
+    gt = reorder(np.asarray(joints_mm, dtype=np.float64), "network", "public") / 1000.0
+    return float(np.nanmean(np.linalg.norm(pred - gt, axis=1)))
 
 
 @pytest.mark.parametrize("reliability,depth_encoding", [("reliable", "16UC1"), ("best_effort", "32FC1"),

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from kpfusion_ros.camera import CameraIntrinsics
-from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+from kpfusion_ros.data.synthetic import render_frame
+from kpfusion_ros.data.synthetic.presets import clean_scene_config
 from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig, load_model, resolve_device
 from kpfusion_ros.preprocessing import CropConfig
@@ -15,9 +16,7 @@ from kpfusion_ros.tracking import TrackerConfig
 
 
 def _frame(num_hands=2, seed=4, index=0):
-    scene = SceneConfig(num_hands=num_hands, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
-                        p_edge=0.0, p_table=0.0)
-    return render_frame(seed, index, SyntheticConfig(width=320, height=240, clean=True, scene=scene))
+    return render_frame(seed, index, clean_scene_config(320, 240, num_hands))
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,21 @@ import yaml
 from kpfusion_ros.data.dexycb import DexYCBJson, DexYCBToolkit, depth_path_from_color
 from kpfusion_ros.data.ho3d import HO3D, HO3D_DEPTH_SCALE_M, decode_depth, encode_depth, ours_mm_to_ho3d
 from kpfusion_ros.data.synthetic import HandFrame
-from kpfusion_ros.joints import DEXYCB_TO_OURS, HO3D_TO_OURS, NUM_JOINTS
+from kpfusion_ros.joints import NUM_JOINTS, order_index
 from kpfusion_ros.preprocessing import crop_hands, labels_from_joints, predictions_to_camera
+from helpers.cli import run_cli
 
 W, H = 64, 48
 CAM = (80.0, 82.0, 31.5, 23.5)
 SUBJ, SEQ, SERIAL = "20200709-subject-01", "20200709_141754", "836212060125"
 RED_BLOCK = (slice(8, 24), slice(16, 32))  # 8×8-aligned so JPEG keeps it pure
+# native → network order tables (test_joints.py checks them against reference §3)
+DEXYCB_TO_NETWORK = order_index("dexycb", "network")
+HO3D_TO_NETWORK = order_index("ho3d", "network")
 
 
 def known_joints(seed: int) -> np.ndarray:
-    """21×3 mm, our order, OpenCV camera frame, inside the 64×48 view."""
+    """21×3 mm, network order, OpenCV camera frame, inside the 64×48 view."""
     rng = np.random.default_rng(seed)
     j = rng.uniform(-50, 50, (NUM_JOINTS, 3))
     j[:, 2] += 500.0
@@ -95,7 +99,7 @@ def dex_json(tmp_path):
         d = np.rint(known_depth_mm(k)).astype(np.uint16)
         assert cv2.imwrite(str(depth_path_from_color(color)), d)
         ours = known_joints(k)
-        native = to_native(ours, DEXYCB_TO_OURS) if k < 2 else -np.ones((21, 3))
+        native = to_native(ours, DEXYCB_TO_NETWORK) if k < 2 else -np.ones((21, 3))
         cam = (CAM[0] + k, CAM[1] + k, CAM[2], CAM[3])
         images.append(dict(id=10 + k, color_file_name=rel, height=H, width=W))
         anns.append(dict(id=k, image_id=10 + k, joints_coord_cam=native.tolist(),
@@ -116,7 +120,7 @@ def test_dexycb_json_reads_known_frames(dex_json):
         f = ds[k]
         assert isinstance(f, HandFrame)
         assert_neutral_fields(f)
-        np.testing.assert_allclose(f.joints_mm[0], truth[k]["joints"], atol=1e-3)  # mm, our order
+        np.testing.assert_allclose(f.joints_mm[0], truth[k]["joints"], atol=1e-3)  # mm, network order
         np.testing.assert_allclose(f.cam, truth[k]["cam"])
         assert f.handedness == (truth[k]["side"],)
         assert f.depth.dtype == np.uint16 and np.array_equal(f.depth, truth[k]["depth"])
@@ -185,7 +189,7 @@ def dex_toolkit(tmp_path):
         d = np.rint(known_depth_mm(k)).astype(np.uint16)
         assert cv2.imwrite(str(cam_dir / f"aligned_depth_to_color_{k:06d}.png"), d)
         ours = known_joints(10 + k)
-        j3d = (to_native(ours, DEXYCB_TO_OURS) / 1000.0)[None].astype(np.float32) if k != 1 \
+        j3d = (to_native(ours, DEXYCB_TO_NETWORK) / 1000.0)[None].astype(np.float32) if k != 1 \
             else -np.ones((1, 21, 3), np.float32)
         np.savez_compressed(cam_dir / f"labels_{k:06d}.npz", joint_3d=j3d,
                             joint_2d=np.zeros((1, 21, 2), np.float32),
@@ -273,7 +277,7 @@ def write_ho3d(root, split, version, frames):
 
 def gl_native(ours_mm: np.ndarray) -> np.ndarray:
     """Our mm/OpenCV/our-order joints → HO-3D metres/OpenGL/HO-3D order, built by hand."""
-    native = to_native(ours_mm, HO3D_TO_OURS) / 1000.0
+    native = to_native(ours_mm, HO3D_TO_NETWORK) / 1000.0
     native[:, 1:] *= -1.0
     return native
 
@@ -374,7 +378,6 @@ def test_kpfusion_eval_runs_on_a_dexycb_dataset(dex_json, tmp_path):
     from kpfusion_ros.data.batching import frames_to_batch
     from kpfusion_ros.data.dexycb import DexYCBJson
     from kpfusion_ros.model import build_model, preset
-    from kpfusion_ros.tools.evaluate import main
 
     root, truth = dex_json
     ds = DexYCBJson(root, setup="s0", split="test")
@@ -388,9 +391,10 @@ def test_kpfusion_eval_runs_on_a_dexycb_dataset(dex_json, tmp_path):
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(str(ckpt), build_model(cfg), cfg, {"source": "test"})
     out = tmp_path / "eval.json"
-    rc = main(["--checkpoint", str(ckpt), "--dataset", "dexycb", "--data-root", str(root), "--split", "test",
-               "--protocols", "gt_crops,localizer", "--json", str(out), "--quiet", "--batch-frames", "2"])
-    assert rc in (0, None)
+    res = run_cli("kpfusion_ros.tools.evaluate", "--checkpoint", str(ckpt), "--dataset", "dexycb", "--data-root",
+               str(root), "--split", "test", "--protocols", "gt_crops,localizer", "--json", str(out), "--quiet",
+               "--batch-frames", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
     res = _json.loads(out.read_text())
     assert res["gt_crops"]["final"]["count"] == 2  # two annotated hands; the no-hand frame was skipped
     assert res["gt_crops"]["final"]["mpjpe_mm"] > 0
@@ -401,15 +405,14 @@ def test_kpfusion_train_runs_on_a_dexycb_dataset(dex_json, tmp_path):
     import json as _json
 
     from kpfusion_ros.checkpoint import load_checkpoint
-    from kpfusion_ros.tools.train import main
 
     root, _ = dex_json
     export = tmp_path / "tiny.pt"
-    rc = main(["--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16", "num_points=64",
-               "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "dexycb",
+    res = run_cli("kpfusion_ros.tools.train", "--preset", "lite", "--set", "trunk_widths=[8,8,16,16]", "feature_dim=16",
+               "num_points=64", "fa_samples=8", "--steps", "2", "--frames-per-step", "2", "--dataset", "dexycb",
                "--data-root", str(root), "--split", "test", "--out", str(tmp_path / "run"), "--eval-frames", "0",
-               "--export", str(export), "--quiet", "--no-resume"])
-    assert rc in (0, None)
+               "--export", str(export), "--quiet", "--no-resume")
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) >= 2  # header + logged steps
     model, cfg, meta = load_checkpoint(str(export))

@@ -16,8 +16,7 @@ from kpfusion_ros.data.synthetic.grasp import _skin_samples, make_grasp
 from kpfusion_ros.data.synthetic.render import CONE_BLEND_MM
 from kpfusion_ros.data.synthetic.scene import hand_cones, sample_scene
 from kpfusion_ros.data.synthetic.sdf import round_cone_sdf, smooth_union
-from kpfusion_ros.data.synthetic.sensor import CLEAN
-from kpfusion_ros.joints import FINGER_CHAINS as NET_CHAINS
+from kpfusion_ros.joints import NETWORK_FINGER_CHAINS as NET_CHAINS
 from kpfusion_ros.preprocessing import CropConfig, crop_hands
 
 W, H = 320, 240
@@ -122,7 +121,7 @@ def test_directly_rendered_crops_equal_crops_of_full_frames():
         f = render_batch(5, [i], cfg).frames()[0]
         if f.num_hands == 0:
             continue
-        sc = sample_scene(frame_generator(5, i), W, H, cfg.scene, CLEAN)
+        sc = sample_scene(frame_generator(5, i), W, H, cfg.scene, "clean")
         cen = f.joints_mm.mean(1)
         full = crop_hands(f.color, f.depth.astype(np.float32), cen, f.cam, cc, mirror=~f.is_right)
         mine, lab = render_hand_crops([sc] * f.num_hands, list(range(f.num_hands)), cen,
@@ -149,7 +148,7 @@ def test_views_contain_what_broke_hand_finding():
         assert 250 <= f.joints_mm[0, :, 2].mean() <= 700
     assert bottom >= 5
     for i in range(8):
-        sc = sample_scene(frame_generator(4, i), W, H, SceneConfig(views=(0, 0.5, 0.5)), CLEAN)
+        sc = sample_scene(frame_generator(4, i), W, H, SceneConfig(views=(0, 0.5, 0.5)), "clean")
         up, d = sc.background.planes[0][0], sc.background.planes[0][1]
         items = [o for o in sc.background.clutter if o.kind in ("cylinder", "mug", "box")]
         assert items

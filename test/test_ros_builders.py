@@ -51,21 +51,22 @@ def test_bone_quaternion_of_a_bone_along_minus_x_and_degenerate_bones():
     from kpfusion_ros.ros.tf_frames import bone_quaternions
 
     joints = np.zeros((21, 3))
-    joints[1] = [-0.05, 0, 0]  # index MCP straight along -x from the wrist
+    joints[1] = [-0.05, 0, 0]  # thumb CMC straight along -x from the wrist
     q = bone_quaternions(joints)
     assert np.allclose(q[1], [0, 0, 1, 0])  # 180° about z maps +x to -x
-    assert np.allclose(q[2], [0, 0, 0, 1])  # zero-length bone: identity
+    assert np.allclose(q[2], [0, 0, 0, 1])  # thumb MCP: its bone is along +x: identity
+    assert np.allclose(q[3], [0, 0, 0, 1])  # thumb IP: zero-length bone: identity
 
 
 def test_tf_frames_skip_invalid_joints_and_follow_naming():
     from kpfusion_ros.ros.tf_frames import hand_transforms
 
-    hands = [_hand(3, 0, nan_joint=7), _hand(11, 1)]
+    hands = [_hand(3, 0, nan_joint=17), _hand(11, 1)]
     tfs = hand_transforms(_header(), hands, tf_prefix="/robot1_")
     assert len(tfs) == 20 + 21
     names = [t.child_frame_id for t in tfs]
     assert "robot1_hand_3/wrist" in names and "robot1_hand_11/thumb_tip" in names
-    assert "robot1_hand_3/pinky_mcp" not in names  # joint 7 was NaN
+    assert "robot1_hand_3/pinky_mcp" not in names  # joint 17 was NaN
     assert not any(n.startswith("/") for n in names)
     for t in tfs:
         assert t.header.frame_id == "cam_color_optical_frame" and t.header.stamp.sec == 12
@@ -108,7 +109,7 @@ def test_hand_pose_array_from_estimates():
     from kpfusion_ros.msg import HandPose
     from kpfusion_ros.ros.messages import hand_pose_array_msg
 
-    hands = [_hand(5, 0, nan_joint=20)]
+    hands = [_hand(5, 0, nan_joint=HandPose.THUMB_TIP)]
     arr = hand_pose_array_msg(_header(), hands)
     assert arr.header.frame_id == "cam_color_optical_frame" and arr.header.stamp.nanosec == 345
     hp = arr.hands[0]
@@ -118,3 +119,76 @@ def test_hand_pose_array_from_estimates():
     assert hp.pixel_u[3] == pytest.approx(hands[0].pixels[3, 0], rel=1e-6)
     assert (hp.roi.x_offset, hp.roi.y_offset, hp.roi.width, hp.roi.height) == (10, 20, 100, 90)
     assert hand_pose_array_msg(_header(), []).hands == []
+
+
+def _model_hand(track_id=7):
+    """A hand of the synthetic hand model, as the pipeline publishes it: network order → public order, metres.
+
+    Returns the HandEstimate and the model's joints by name (so the checks below do not use the tables
+    under test)."""
+    import torch
+
+    from kpfusion_ros.data.synthetic.hand_model import forward_kinematics, sample_pose, sample_shape
+    from kpfusion_ros.hand import HandEstimate
+    from kpfusion_ros.joints import NETWORK_JOINT_NAMES, reorder
+
+    gen = torch.Generator().manual_seed(3)
+    net_mm, _ = forward_kinematics(sample_shape(gen, True), sample_pose(gen))
+    net = np.asarray(net_mm, dtype=np.float64) / 1000.0 + np.array([0.0, 0.0, 0.5])
+    pub = reorder(net, "network", "public")
+    h = HandEstimate(track_id=track_id, joints_m=pub, pixels=np.zeros((21, 2)), joint_confidence=np.ones(21),
+                     confidence=0.9, center_m=pub.mean(0), roi=(0, 0, 10, 10))
+    return h, dict(zip(NETWORK_JOINT_NAMES, net))
+
+
+#: The hand's bones by joint name: wrist to every finger's base, then along each finger.
+_FINGER_JOINTS = {"thumb": ("cmc", "mcp", "ip", "tip"), **{f: ("mcp", "pip", "dip", "tip")
+                                                           for f in ("index", "middle", "ring", "pinky")}}
+ANATOMY = [(a, b) for f, js in _FINGER_JOINTS.items()
+           for a, b in zip(["wrist"] + [f"{f}_{j}" for j in js[:-1]], [f"{f}_{j}" for j in js])]
+
+
+def test_markers_draw_the_hands_bones_in_finger_colours():
+    from visualization_msgs.msg import Marker
+
+    from kpfusion_ros.joints import FINGER_COLORS
+    from kpfusion_ros.ros.markers import hand_markers
+
+    h, by_name = _model_hand()
+    spheres, bones, _ = hand_markers(_header(), h)
+    assert bones.type == Marker.LINE_LIST and spheres.type == Marker.SPHERE_LIST
+    segs = {}
+    pts = np.array([[p.x, p.y, p.z] for p in bones.points]).reshape(-1, 2, 3)
+    for (a, b), col in zip(pts, bones.colors[::2]):
+        segs[(tuple(np.round(a, 12)), tuple(np.round(b, 12)))] = (col.r, col.g, col.b)
+    expected = {(tuple(np.round(by_name[a], 12)), tuple(np.round(by_name[b], 12))): FINGER_COLORS[b.split("_")[0]]
+                for a, b in ANATOMY}
+    assert len(segs) == 20 and set(segs) == set(expected)
+    for k, col in segs.items():
+        assert np.allclose(col, expected[k], atol=1e-6)
+    # every bone of the model hand is a plausible length (no bone jumps between fingers)
+    lengths = np.linalg.norm(pts[:, 1] - pts[:, 0], axis=1)
+    assert np.all((lengths > 0.01) & (lengths < 0.11)), lengths
+    # one sphere per joint, coloured by its finger (the wrist: palm)
+    sph = np.array([[p.x, p.y, p.z] for p in spheres.points])
+    np.testing.assert_allclose(sph, h.joints_m)
+    assert np.allclose([spheres.colors[0].r, spheres.colors[0].g, spheres.colors[0].b], FINGER_COLORS["palm"])
+
+
+def test_tf_frames_are_named_after_the_joint_they_sit_on_and_point_along_its_bone():
+    from kpfusion_ros.ros.tf_frames import hand_transforms
+
+    h, by_name = _model_hand(track_id=2)
+    tfs = {t.child_frame_id: t for t in hand_transforms(_header(), [h])}
+    parent = {b: a for a, b in ANATOMY}
+    assert set(tfs) == {f"hand_2/{n}" for n in by_name}
+    for name, p in by_name.items():
+        t = tfs[f"hand_2/{name}"].transform
+        np.testing.assert_allclose([t.translation.x, t.translation.y, t.translation.z], p, atol=1e-12)
+        x, y, z, w = t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w
+        rx = np.array([1 - 2 * (y * y + z * z), 2 * (x * y + z * w), 2 * (x * z - y * w)])
+        if name == "wrist":
+            assert np.allclose([x, y, z, w], [0, 0, 0, 1])
+        else:
+            bone = p - by_name[parent[name]]
+            np.testing.assert_allclose(rx, bone / np.linalg.norm(bone), atol=1e-9)

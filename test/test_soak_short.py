@@ -28,13 +28,14 @@ def test_short_soak_bounded_queues_latency_and_memory(ros_domain, tmp_path):
         pytest.fail("DDS tests must run inside the private network namespace: use `make test`")
     import json
 
-    from kpfusion_ros.tools.soak import main
+    from helpers.cli import run_cli
 
     out = tmp_path / "soak.json"
-    # through the command-line entry point (kpfusion-soak), as the 10-minute benchmark runs it
-    rc = main(["--minutes", str(20.0 / 60.0), "--rate", "30", "--hands", "2", "--warmup", "5", "--out", str(out)])
+    # through the command line (kpfusion-soak), as the 10-minute benchmark runs it
+    proc = run_cli("kpfusion_ros.tools.soak", "--minutes", str(20.0 / 60.0), "--rate", "30", "--hands", "2",
+                   "--warmup", "5", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     res = json.loads(out.read_text())
-    assert rc == 0
     res["rss_mb"].pop("samples")
     print({k: v for k, v in res.items() if k != "node_diagnostics_end"})
     assert res["node_alive_at_end"]

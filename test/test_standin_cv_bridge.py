@@ -10,6 +10,7 @@ from std_msgs.msg import Header  # noqa: E402
 
 with open(cv_bridge.__file__) as _fh:
     STAND_IN = "Stand-in" in _fh.readline()
+NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 ENCODINGS = {  # encoding: (dtype, channels)
     "rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "rgba8": (np.uint8, 4), "bgra8": (np.uint8, 4),
@@ -52,18 +53,57 @@ def test_roundtrip_every_encoding(encoding):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("bigendian", [False, True])
+def upstream_rows(msg, dtype, ch):
+    """What upstream's Python imgmsg_to_cv2 reads (little-endian data): ``height`` consecutive rows of
+    ``step // pixel size`` pixels, each cut to ``width``."""
+    pixel = np.dtype(dtype).itemsize * ch
+    row_pixels = msg.step // pixel
+    flat = np.frombuffer(bytes(msg.data), np.uint8)[:msg.height * row_pixels * pixel]
+    a = flat.view(np.dtype(dtype).newbyteorder("<")).reshape(msg.height, row_pixels, ch)[:, :msg.width]
+    return a[..., 0] if ch == 1 else a
+
+
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
-def test_padded_rows_and_byte_order(encoding, bigendian):
+def test_row_padding_of_whole_pixels_is_dropped(encoding):
     br = CvBridge()
     dtype, ch = ENCODINGS[encoding]
     a = sample(dtype, ch, seed=1)
-    msg = padded_msg(a, encoding, bigendian=bigendian)
-    assert msg.step > msg.width * ch * np.dtype(dtype).itemsize
+    msg = padded_msg(a, encoding, pad=2 * ch * np.dtype(dtype).itemsize)
     b = br.imgmsg_to_cv2(msg)
-    assert b.shape == a.shape and b.dtype.isnative and b.dtype == np.dtype(dtype)
-    assert b.flags.c_contiguous
+    assert b.shape == a.shape and b.dtype.isnative and b.dtype == np.dtype(dtype) and b.flags.c_contiguous
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_other_row_padding_shifts_the_rows_as_upstream(encoding):
+    """A step that is not a multiple of the pixel size: upstream reads the rows at the wrong stride."""
+    br = CvBridge()
+    dtype, ch = ENCODINGS[encoding]
+    a = sample(dtype, ch, seed=1)
+    pixel = ch * np.dtype(dtype).itemsize
+    pad = 7 if 7 % pixel else 5
+    msg = padded_msg(a, encoding, pad=pad)
+    b = br.imgmsg_to_cv2(msg)
+    np.testing.assert_array_equal(b, upstream_rows(msg, dtype, ch))
+    np.testing.assert_array_equal(b[0], a[0])  # the first row is right ...
+    if pixel > 1:
+        assert not np.array_equal(b[1:], a[1:])  # ... the others start early
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_the_other_byte_order_fails_under_numpy_2(encoding):
+    """is_bigendian != the host's: upstream swaps with ndarray.newbyteorder, gone in NumPy 2 (every encoding)."""
+    import sys
+
+    br = CvBridge()
+    dtype, ch = ENCODINGS[encoding]
+    a = sample(dtype, ch, seed=1)
+    msg = padded_msg(a, encoding, pad=0, bigendian=sys.byteorder == "little")
+    if NUMPY2:
+        with pytest.raises(AttributeError):
+            br.imgmsg_to_cv2(msg)
+    else:
+        np.testing.assert_array_equal(br.imgmsg_to_cv2(msg), a)
 
 
 def test_passthrough_encoding_names_and_header():
@@ -75,7 +115,7 @@ def test_passthrough_encoding_names_and_header():
     assert br.cv2_to_imgmsg(np.zeros((2, 3), np.float32)).encoding == "32FC1"
     big = br.cv2_to_imgmsg(np.arange(6, dtype=">u2").reshape(2, 3), "16UC1")
     assert big.is_bigendian == 1 and big.step == 6
-    np.testing.assert_array_equal(br.imgmsg_to_cv2(big), np.arange(6).reshape(2, 3))
+    assert bytes(big.data) == np.arange(6, dtype=">u2").tobytes()
     with pytest.raises(TypeError):
         br.cv2_to_imgmsg([[1, 2]])
 

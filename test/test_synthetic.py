@@ -9,7 +9,6 @@ import torch
 from kpfusion_ros.data.synthetic import (
     OBJECT_INSTANCE,
     SceneConfig,
-    SensorConfig,
     SyntheticConfig,
     SyntheticSplit,
     render_batch,
@@ -19,7 +18,7 @@ from kpfusion_ros.data.synthetic import (
 )
 from kpfusion_ros.data.synthetic import hand_model as hm
 from kpfusion_ros.geometry import backproject, project
-from kpfusion_ros.joints import FINGER_CHAINS, JOINT_INDEX
+from kpfusion_ros.joints import NETWORK_FINGER_CHAINS, NETWORK_JOINT_INDEX
 
 W, H = 160, 120
 SMALL = SyntheticConfig(width=W, height=H)
@@ -87,9 +86,14 @@ def test_labels_land_on_rendered_hand(clean_frames):
 
 
 def test_depth_noise_within_model():
-    sensor = SensorConfig(depth_noise=3.0, flying_pixels=0.0, edge_holes=0.0, dropout=0.0,
-                          misregistration=0, motion_blur=0.0, color_noise=0.0)
-    cfg = SyntheticConfig(width=W, height=H, sensor=sensor, scene=SceneConfig(num_hands=2))
+    # a time-of-flight camera's noise (edge effects and misregistration off: at 160×120 a finger is
+    # nearly all edge): visible joints sit within their radius (+ 3σ of the noise) of the depth
+    from dataclasses import replace
+
+    from kpfusion_ros.data.synthetic import get_sensor
+
+    tof = replace(get_sensor("azure_kinect"), flying_pixels=(0.0, 0.0), edge_dropout=(0.0, 0.0), misregistration_px=0)
+    cfg = SyntheticConfig(width=W, height=H, sensor=tof, scene=SceneConfig(num_hands=2, views=(1, 0, 0)))
     ok, total = 0, 0
     for f in render_batch(11, range(6), cfg, keep_clean=True).frames():
         u, v = _joint_pixels(f)
@@ -99,16 +103,17 @@ def test_depth_noise_within_model():
                 d = float(f.depth[v[h, j], u[h, j]])
                 if d == 0 or f.instance[v[h, j], u[h, j]] != h:  # a hole, or a tip just off the silhouette
                     continue
-                sigma = 3.0 * (z / 1000.0) ** 2
+                sigma = 3 * (2.0 + 0.0015 * z)  # the preset's largest σ0 + rel·z, ×3 on dark/oblique skin
                 total += 1
                 ok += abs(d - z) < f.joint_radius_mm[h, j] + 6.0 + 3 * sigma + 1.0
-        assert np.abs(f.depth.astype(float) - np.round(f.depth_clean)).max() > 0  # noise applied
+        clean = np.round(f.depth_clean)
+        both = (f.depth > 0) & (clean > 0)
+        assert np.abs(f.depth[both].astype(float) - clean[both]).max() > 0  # noise applied
     assert total > 50 and ok / total >= 0.95
 
 
 def test_holes_and_clean_mode(clean_frames):
-    noisy = SyntheticConfig(width=W, height=H, sensor=SensorConfig(edge_holes=1.0, dropout=0.05),
-                            scene=SceneConfig(num_hands=2))
+    noisy = SyntheticConfig(width=W, height=H, sensor="sr300", scene=SceneConfig(num_hands=2))
     zeros = [(f.depth == 0).mean() for f in render_batch(2, range(4), noisy).frames()]
     assert min(zeros) > 0.0
     for f in clean_frames:
@@ -128,12 +133,12 @@ def test_intrinsics_consistency(clean_frames):
 
 def _thumb_side_sign(J: np.ndarray) -> float:
     """Sign of thumb side along (finger dir × palm normal), palm normal from finger flexion."""
-    w, mid, tip = J[JOINT_INDEX["wrist"]], J[JOINT_INDEX["middle_mcp"]], J[JOINT_INDEX["middle_tip"]]
+    w, mid, tip = J[NETWORK_JOINT_INDEX["wrist"]], J[NETWORK_JOINT_INDEX["middle_mcp"]], J[NETWORK_JOINT_INDEX["middle_tip"]]
     fdir = (mid - w) / np.linalg.norm(mid - w)
     curl = tip - mid
     volar = curl - curl.dot(fdir) * fdir
     volar /= np.linalg.norm(volar)
-    thumb = J[FINGER_CHAINS["thumb"][1]] - mid
+    thumb = J[NETWORK_FINGER_CHAINS["thumb"][1]] - mid
     return float(np.cross(fdir, volar).dot(thumb))
 
 
@@ -156,8 +161,8 @@ def test_left_hands_mirror_consistent():
             J = f.joints_mm[h]
             # knuckle-plane normal (index × pinky from the wrist) points volar for right hands only
             w = J[0]
-            n = np.cross(J[JOINT_INDEX["index_mcp"]] - w, J[JOINT_INDEX["pinky_mcp"]] - w)
-            tcmc = J[JOINT_INDEX["thumb_cmc"]] - (J[JOINT_INDEX["index_mcp"]] + J[JOINT_INDEX["pinky_mcp"]]) / 2
+            n = np.cross(J[NETWORK_JOINT_INDEX["index_mcp"]] - w, J[NETWORK_JOINT_INDEX["pinky_mcp"]] - w)
+            tcmc = J[NETWORK_JOINT_INDEX["thumb_cmc"]] - (J[NETWORK_JOINT_INDEX["index_mcp"]] + J[NETWORK_JOINT_INDEX["pinky_mcp"]]) / 2
             # thumb base is volar of the knuckle plane: positive along n for right, negative for left
             sgn = float(n.dot(tcmc))
             assert (sgn > 0) == (f.handedness[h] == "right")
@@ -210,13 +215,15 @@ def test_split_roundtrip(tmp_path):
 
 
 def test_clis(tmp_path):
-    from kpfusion_ros.tools import contact_sheet, make_splits
+    from helpers.cli import run_cli
 
-    assert make_splits.main(["--out", str(tmp_path / "sp"), "--num", "2", "--seed", "1",
-                             "--width", "64", "--height", "48", "--num-hands", "1"]) == 0
+    res = run_cli("kpfusion_ros.tools.make_splits", "--out", str(tmp_path / "sp"), "--num", "2", "--seed", "1",
+                  "--width", "64", "--height", "48", "--num-hands", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
     assert len(SyntheticSplit(tmp_path / "sp")) == 2
-    assert contact_sheet.main(["--out", str(tmp_path / "sheet.png"), "--num", "2", "--seed", "0",
-                               "--width", "64", "--height", "48"]) == 0
+    res = run_cli("kpfusion_ros.tools.contact_sheet", "--out", str(tmp_path / "sheet.png"), "--num", "2", "--seed",
+                  "0", "--width", "64", "--height", "48")
+    assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "sheet.png").stat().st_size > 0
-    with pytest.raises(SystemExit):
-        make_splits.main(["--help"])
+    res = run_cli("kpfusion_ros.tools.make_splits", "--help")
+    assert res.returncode == 0 and "usage:" in res.stdout

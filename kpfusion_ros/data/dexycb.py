@@ -6,8 +6,8 @@ synthetic frames consumes real ones unchanged:
 * ``color`` H×W×3 uint8 **RGB** (the files are read with cv2, i.e. BGR, and converted);
 * ``depth`` H×W uint16 mm (``aligned_depth_to_color_XXXXXX.png``, 0 = invalid);
 * ``cam`` (fx, fy, cx, cy) float32 of the colour camera (depth is aligned to it);
-* ``joints_mm`` n×21×3 float32, camera frame (x right, y down, z forward), **our** joint
-  order (:data:`kpfusion_ros.joints.DEXYCB_TO_OURS` applied);
+* ``joints_mm`` n×21×3 float32, camera frame (x right, y down, z forward), the network
+  joint order (``kpfusion_ros.joints.order_index("dexycb", "network")`` applied);
 * ``handedness`` 'left'/'right' per hand;
 * fields the datasets do not label: ``visible`` all True, ``instance`` all −1,
   ``joint_radius_mm`` zeros, ``depth_clean`` None; ``seed`` 0, ``index`` the dataset index,
@@ -30,14 +30,14 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset as _Dataset
 
-from ..joints import DEXYCB_TO_OURS, NUM_JOINTS
+from ..joints import NUM_JOINTS, order_index
 from .synthetic.generator import HandFrame
 
 __all__ = ["DexYCBJson", "DexYCBToolkit", "depth_path_from_color", "read_color_rgb", "read_depth_u16",
            "make_frame", "DEXYCB_FPS"]
 
 DEXYCB_FPS = 30.0
-_DEX = np.asarray(DEXYCB_TO_OURS, dtype=np.int64)
+_DEX = order_index("dexycb", "network")
 
 
 # ---------------------------------------------------------------------------------------

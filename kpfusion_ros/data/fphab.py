@@ -46,7 +46,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..joints import NUM_JOINTS
+from ..joints import NUM_JOINTS, order_index
 from .dexycb import _SampleList, _need, make_frame, read_color_rgb
 from .synthetic.generator import HandFrame
 
@@ -83,14 +83,11 @@ FPHAB_JOINT_NAMES: tuple[str, ...] = (
     "Wrist", "TMCP", "IMCP", "MMCP", "RMCP", "PMCP", "TPIP", "TDIP", "TTIP", "IPIP", "IDIP", "ITIP",
     "MPIP", "MDIP", "MTIP", "RPIP", "RDIP", "RTIP", "PPIP", "PDIP", "PTIP")
 #: F-PHAB → network (MANO's 16, then the tips index, middle, pinky, ring, thumb):
-#: ``joints_network = joints_fphab[FPHAB_TO_NETWORK]``. Defined here until
-#: ``kpfusion_ros.joints.order_index("fphab", "network")`` exists (test/test_fphab.py compares the two
-#: when it does). Entry k names the F-PHAB joint of network joint k:
-#: wrist=Wrist; index MCP/PIP/DIP = IMCP/IPIP/IDIP; middle = MMCP/MPIP/MDIP; pinky = PMCP/PPIP/PDIP;
-#: ring = RMCP/RPIP/RDIP; thumb CMC/MCP/IP = TMCP/TPIP/TDIP; tips ITIP, MTIP, PTIP, RTIP, TTIP.
-FPHAB_TO_NETWORK: tuple[int, ...] = (0, 2, 9, 10, 3, 12, 13, 5, 18, 19, 4, 15, 16, 1, 6, 7, 11, 14, 20, 17, 8)
+#: ``joints_network = joints_fphab[FPHAB_TO_NETWORK]``, from :func:`kpfusion_ros.joints.order_index`
+#: (TMCP/TPIP/TDIP = the thumb's CMC/MCP/IP; tests check it against the joint names).
+FPHAB_TO_NETWORK: tuple[int, ...] = tuple(int(i) for i in order_index("fphab", "network"))
 #: The inverse permutation: ``joints_fphab = joints_network[NETWORK_TO_FPHAB]``.
-NETWORK_TO_FPHAB: tuple[int, ...] = tuple(int(i) for i in np.argsort(FPHAB_TO_NETWORK))
+NETWORK_TO_FPHAB: tuple[int, ...] = tuple(int(i) for i in order_index("network", "fphab"))
 
 _F2N = np.asarray(FPHAB_TO_NETWORK, dtype=np.int64)
 _N2F = np.asarray(NETWORK_TO_FPHAB, dtype=np.int64)

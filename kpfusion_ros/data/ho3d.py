@@ -12,8 +12,8 @@ What the frames contain (same conventions as the synthetic ones, see dexycb.py):
 * ``color`` RGB uint8 (read with cv2 as BGR and converted);
 * ``depth`` uint16 mm, rounded from the decoded depth (``depth_dtype="float32"`` keeps the
   sub-millimetre values: one code is 0.125 mm);
-* ``joints_mm`` 1×21×3 float32 in mm, OpenCV axes (OpenGL y and z negated) and our joint
-  order (:data:`kpfusion_ros.joints.HO3D_TO_OURS`); ``handedness`` ('right',) — HO-3D
+* ``joints_mm`` 1×21×3 float32 in mm, OpenCV axes (OpenGL y and z negated) and the network
+  joint order (``kpfusion_ros.joints.order_index("ho3d", "network")``); ``handedness`` ('right',) — HO-3D
   hands are right hands;
 * ``visible`` True where the joint is known, ``instance`` all −1, ``joint_radius_mm`` zeros.
 
@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from ..camera import CameraIntrinsics
-from ..joints import HO3D_TO_OURS, NUM_JOINTS, OURS_TO_HO3D
+from ..joints import NUM_JOINTS, order_index
 from .dexycb import _SampleList, _field, _need, make_frame, read_color_rgb
 from .synthetic.generator import HandFrame
 
@@ -46,8 +46,8 @@ HO3D_FPS = 30.0
 #: cv2 (BGR) channel holding the low byte / the high byte of the depth code.
 LOW_CHANNEL, HIGH_CHANNEL = 2, 1
 
-_H2O = np.asarray(HO3D_TO_OURS, dtype=np.int64)
-_O2H = np.asarray(OURS_TO_HO3D, dtype=np.int64)
+_H2O = order_index("ho3d", "network")
+_O2H = order_index("network", "ho3d")
 _GL = np.array([1.0, -1.0, -1.0])
 
 

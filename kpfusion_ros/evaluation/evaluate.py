@@ -34,6 +34,7 @@ from ..pipeline import PipelineConfig, pose_confidence
 from ..preprocessing import CUBE_MM, CropConfig, crop_hands, predictions_to_camera
 from ..tracking import TrackerConfig, refine_centres
 from ..training.data import make_hand_batch
+from .matching import MATCH_MM, match_centres
 from .metrics import summarize
 
 EVAL_SEED = 1_000_003  # training streams use small seeds (0, 1, …)
@@ -48,7 +49,7 @@ class EvalConfig:
     batch_frames: int = 8
     cube_mm: float = CUBE_MM
     device: str = "cpu"
-    match_mm: float = 80.0
+    match_mm: float = MATCH_MM
     point_seed: int = 0
     clean: bool = False
     localizer: dict = field(default_factory=dict)  # LocalizerConfig overrides
@@ -151,16 +152,7 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
             if not cands:
                 continue
             cc = np.stack([c.centre_mm for c in cands]).astype(np.float64)
-            # greedy matching by centre distance
-            D = np.linalg.norm(gt_c[:, None, :] - cc[None, :, :], axis=-1) if len(gt_c) else np.zeros((0, len(cc)))
-            pairs, used_g, used_c = [], set(), set()
-            for flat in np.argsort(D, axis=None):
-                i, j = np.unravel_index(flat, D.shape)
-                if D[i, j] > cfg.match_mm:
-                    break
-                if i in used_g or j in used_c:
-                    continue
-                used_g.add(i), used_c.add(j), pairs.append((i, j))
+            pairs = match_centres(gt_c, cc, cfg.match_mm)
             n_fp += len(cc) - len(pairs)
             if not pairs:
                 continue
@@ -180,7 +172,7 @@ def evaluate_localizer(model, model_cfg, cfg: EvalConfig, progress: bool = False
             final = _collect(preds, out, batch)
             gts.append(gt_j[gi])
             right.append(frames.is_right[b].cpu()[torch.from_numpy(hv)][gi])
-            centre_err.append(D[gi, ci])
+            centre_err.append(np.array([p[2] for p in pairs]))
     extra = {"protocol": "localizer", "refine_iterations": int(cfg.refine_iterations),
              "gt_hands": n_gt, "matched": n_match, "missed": n_gt - n_match,
              "detections": n_det, "false_positives": n_fp, "match_mm": cfg.match_mm,

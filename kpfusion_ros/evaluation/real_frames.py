@@ -38,14 +38,14 @@ import torch
 
 from .. import joints as _joints
 from ..hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
+from .matching import MATCH_MM, match_centres
 from .metrics import auroc, pck, summarize
 
 __all__ = ["RealEvalConfig", "mean_training_pose", "pose_metrics", "hand_size", "jitter_mm", "frame_order",
            "evaluate_real", "localizer_candidates", "label_depth_offsets", "summarize_candidates", "markdown_table",
            "PCK_THRESHOLDS_MM", "MATCH_MM", "MEAN_POSE_FRAMES"]
 
-#: A detection within this distance (crop centre ↔ GT joint mean, mm) is the labelled hand (issue #12).
-MATCH_MM = 80.0
+#: A detection within MATCH_MM (crop centre ↔ GT joint mean, evaluation.matching) is the labelled hand.
 PCK_THRESHOLDS_MM = (20.0, 40.0)
 #: Frames of the synthetic training stream averaged by :func:`mean_training_pose` (~1.3 hands each).
 MEAN_POSE_FRAMES = 1024
@@ -168,17 +168,6 @@ def jitter_mm(joints_mm: np.ndarray, sequences: Sequence, frames: Sequence[int])
     k = np.asarray(pairs)
     d = np.linalg.norm(j[k] - j[k - 1], axis=-1).mean(1)
     return {"pairs": int(len(k)), "mean": float(d.mean()), "median": float(np.median(d))}
-
-
-def _match(gt_centres: np.ndarray, det_centres: np.ndarray, max_mm: float) -> list[tuple[int, int, float]]:
-    """Greedy one-to-one matching, nearest pair first, within ``max_mm`` — the evaluation's policy.
-
-    Uses the localiser benchmark's implementation until ``kpfusion_ros.evaluation.matching`` exists.
-    """
-    from ..tools.bench_localizer import match
-
-    return match(np.asarray(gt_centres, np.float64).reshape(-1, 3), np.asarray(det_centres, np.float64).reshape(-1, 3),
-                 max_mm)
 
 
 def _stats(x) -> dict:
@@ -363,7 +352,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
             res = node.process(frame.color, depth, frame.cam, stamp=float(frame.stamp))
             nd["hands"] += len(gt_j)
             centres = np.array([h.center_m * 1000.0 for h in res.hands]).reshape(-1, 3)
-            pairs = _match(gt_c, centres, cfg.match_mm)
+            pairs = match_centres(gt_c, centres, cfg.match_mm)
             matched = {p[1] for p in pairs}
             for g, d, dist in pairs:
                 h = res.hands[d]
@@ -451,8 +440,8 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                        "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"])},
         "detections_elsewhere_depth_mm": _stats([d["centre_mm"][2] for d in nd["false"]]),
         "detections_elsewhere_list": nd["false"],
-        "pipeline": {"max_range_m": pipeline_config.localizer.max_range_mm / 1000.0,
-                     "min_range_m": pipeline_config.localizer.min_range_mm / 1000.0,
+        "pipeline": {"max_range_mm": pipeline_config.localizer.max_range_mm,
+                     "min_range_mm": pipeline_config.localizer.min_range_mm,
                      "min_hand_score": pipeline_config.localizer.min_score,
                      "refine_iterations": pipeline_config.refine_iterations,
                      "max_hands": pipeline_config.localizer.max_hands},

@@ -83,8 +83,11 @@ class RGBKFAM(nn.Module):
             mix = a * gam + (1 - a) * whm
         else:
             mix = whm if whm is not None else gam
-        f = F.relu(mix.unsqueeze(2) * feat_rgb.unsqueeze(1))                           # B×J×C×S×S
-        k = self.fc_spatial2joint_feature(f.view(B, J, C, S * S)).view(B, J, C)
+        # FC_{S²→1}(ReLU(mix_j ⊙ F)) without the B×J×C×S² tensor: the weights are ≥ 0 (sigmoid, GAM), so
+        # ReLU(m·f) = m·ReLU(f) and the FC over pixels is one batched product (mix_j·w)ᵀ ReLU(F)
+        fc = self.fc_spatial2joint_feature
+        wmix = mix.reshape(B, J, S * S) * fc.weight.view(1, 1, S * S)                 # B×J×S²
+        k = torch.bmm(wmix, F.relu(feat_rgb).reshape(B, C, S * S).transpose(1, 2)) + fc.bias  # B×J×C
         if prev is not None:
             k = F.relu((k + prev) / 2)
         return k, whm

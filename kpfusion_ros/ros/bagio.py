@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from kpfusion_ros.node_config import NodeConfig
+from kpfusion_ros import node_config as _nc
 
-_D = NodeConfig()
-COLOR_TOPIC = _D.color_topic
-DEPTH_TOPIC = _D.depth_topic
-INFO_TOPIC = _D.camera_info_topic
+# the realsense-ros topics the launch files remap the node's inputs to
+COLOR_TOPIC = _nc.realsense_topic(_nc.COLOR_TOPIC)
+DEPTH_TOPIC = _nc.realsense_topic(_nc.DEPTH_TOPIC)
+INFO_TOPIC = _nc.realsense_topic(_nc.CAMERA_INFO_TOPIC)
 DEPTH_INFO_TOPIC = "/camera/camera/aligned_depth_to_color/camera_info"
 GT_TOPIC = "/ground_truth/hand_poses"
 OPTICAL_FRAME = "camera_color_optical_frame"
@@ -154,6 +154,12 @@ def check_topics(path: Path | str, wanted: dict[str, tuple[str, str]]) -> dict[s
     return topics
 
 
+def check_camera_topics(path: Path | str, color_topic: str, depth_topic: str, info_topic: str) -> dict[str, TopicInfo]:
+    """:func:`check_topics` for the node's three inputs (named by the tools' --color/--depth/--info-topic)."""
+    return check_topics(path, {color_topic: (IMAGE_TYPE, "--color-topic"), depth_topic: (IMAGE_TYPE, "--depth-topic"),
+                               info_topic: (INFO_TYPE, "--info-topic")})
+
+
 def read_messages(path: Path | str, topics: Optional[Iterable[str]] = None) -> Iterator[tuple[str, str, int, bytes]]:
     """(topic, msgtype, log time ns, raw CDR bytes) in log-time order."""
     with _reader(Path(path)) as r:
@@ -163,6 +169,15 @@ def read_messages(path: Path | str, topics: Optional[Iterable[str]] = None) -> I
             return
         for c, t, raw in r.messages(connections=conns):
             yield c.topic, c.msgtype, t, raw
+
+
+def read_stamped(path: Path | str, topic: str) -> dict:
+    """{header stamp ns: message} of a topic whose messages have a header (e.g. HandPoseArray)."""
+    out = {}
+    for _, typ, _, raw in read_messages(path, [topic]):
+        m = deserialize(raw, typ)
+        out[stamp_ns(m.header.stamp)] = m
+    return out
 
 
 class BagWriter:

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
-from std_msgs.msg import ColorRGBA
+from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from kpfusion_ros.hand import HandEstimate
@@ -80,8 +80,7 @@ def hand_markers(header, hand: HandEstimate, *, joint_radius: float = 0.008, bon
     label.text = f"hand {hand.track_id} ({hand.confidence:.2f})"
     anchor = joints[0] if valid[0] else (joints[valid].mean(axis=0) if valid.any() else np.asarray(hand.center_m))
     label.pose.position = Point(x=float(anchor[0]), y=float(anchor[1]) - 0.04, z=float(anchor[2]))
-    out = [spheres, bones, label]
-    return out
+    return [spheres, bones, label]
 
 
 def delete_markers(header, track_ids: Iterable[int]) -> list[Marker]:
@@ -118,3 +117,8 @@ class MarkerPublisherState:
             markers.extend(hand_markers(header, h, **style))
         self.shown = now
         return MarkerArray(markers=markers)
+
+    def clear(self, header=None) -> MarkerArray:
+        """DELETEALL of the namespace (``header``: the last frame's; none yet: an empty frame id); forgets every hand."""
+        self.shown = set()
+        return delete_all(header if header is not None else Header(frame_id=""))

@@ -1,13 +1,21 @@
 """The kpfusion node: synchronized RGB-D in; hand poses, RViz markers and TF out.
 
 A lifecycle node (``rclpy.lifecycle``): *configure* reads and validates the
-parameters and loads the model (a missing, corrupt or incompatible model file
-fails the transition with a clear message), *activate* subscribes, *deactivate*
-unsubscribes and clears the markers. ``main()`` configures and activates by
-itself unless ``--no-autostart`` is given, so ``ros2 run`` and launch files
-work without a lifecycle manager.
+parameters, loads the model (a missing, corrupt or incompatible model file
+fails the transition with a clear message) and creates the publishers,
+lifecycle publishers that publish nothing while the node is inactive;
+*activate* enables them and subscribes, *deactivate* unsubscribes, clears the
+markers and disables them. ``main()`` configures and activates by itself unless
+``--no-autostart`` is given, so ``ros2 run`` and launch files work without a
+lifecycle manager.
 
-Threading. The synchronizer callback only converts nothing and stores the newest
+Inputs. The node subscribes to the relative topics ``color/image_raw``,
+``depth/image_raw`` and ``color/camera_info`` (:data:`INPUTS`), to be remapped
+onto the camera's topics; their QoS (best effort, keep last 5 by default) can be
+overridden per topic with the standard ``qos_overrides.<topic>.subscription.
+{reliability,history,depth}`` parameters.
+
+Threading. The synchronizer callback converts nothing: it stores the newest
 synchronized (color, depth, camera_info) set in a one-slot mailbox; a worker
 thread runs the network on it. A set that is replaced before the worker took it
 is dropped and counted, so when the network is slower than the camera the node
@@ -23,18 +31,17 @@ import re
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import replace
 from typing import Optional
 
-import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -42,19 +49,28 @@ import message_filters
 from cv_bridge import CvBridge
 from tf2_ros import TransformBroadcaster
 
-from kpfusion_ros.msg import HandPoseArray
-from kpfusion_ros.node_config import NodeConfig, pipeline_config
-from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError, PipelineConfig
-from kpfusion_ros.runtime import keep_freed_buffers
 from kpfusion_ros.draw import draw_hands
-from kpfusion_ros.ros.conversions import FrameError
-from kpfusion_ros.ros.markers import delete_all
-from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, stamp_ns
+from kpfusion_ros.msg import HandPoseArray
+from kpfusion_ros.node_config import (CAMERA_INFO_TOPIC, COLOR_TOPIC, DEPTH_TOPIC, INPUT_QOS, NodeConfig,
+                                      pipeline_config)
+from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError
+from kpfusion_ros.runtime import keep_freed_buffers
+from kpfusion_ros.ros.conversions import FrameError, StampError
+from kpfusion_ros.ros.diagnostics import NodeDiagnostics
+from kpfusion_ros.ros.processing import FrameProcessor, ProcessingOptions, processing_options, stamp_ns
 
 THROTTLE_S = 5.0
 _PARAM_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
                 float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
 _NUMBERS = re.compile(r"[-+]?\d[\d.e+-]*")
+#: (role, relative topic, type) of the three inputs, in the synchronizer's order.
+INPUTS = (("color", COLOR_TOPIC, Image), ("depth", DEPTH_TOPIC, Image), ("camera_info", CAMERA_INFO_TOPIC, CameraInfo))
+
+
+def input_qos() -> QoSProfile:
+    """A fresh input QoS profile with the defaults (the overrides are applied to it when subscribing)."""
+    return QoSProfile(depth=INPUT_QOS["depth"], history=HistoryPolicy[INPUT_QOS["history"].upper()],
+                      reliability=ReliabilityPolicy[INPUT_QOS["reliability"].upper()])
 
 
 def _problem_key(text: str) -> str:
@@ -106,18 +122,23 @@ class KPFusionNode(LifecycleNode):
             # (NodeConfig.coerce / validate). The declared type still documents the parameter.
             self.declare_parameter(name, default, ParameterDescriptor(
                 description=text, read_only=ro, dynamic_typing=True, type=_PARAM_TYPES[typ]))
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._param_names = {name for name, *_ in NodeConfig.field_specs()}
         self.cfg = self._read_config()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.bridge = CvBridge()
         self.pipeline: Optional[HandPosePipeline] = None
         self._pipeline_lock = threading.Lock()
         self._subs: list = []
+        self._topics: dict[str, str] = {}  # role -> resolved (remapped) input topic, while subscribed
         self._sync = None
         self._worker: Optional[threading.Thread] = None
+        self._running = False
         self._mailbox = _Mailbox()
         self._timers: list = []
         self.processor: Optional[FrameProcessor] = None
-        self._reset_stats()
+        self.diagnostics = NodeDiagnostics(role for role, *_ in INPUTS)
+        self._throttled: dict[str, float] = {}
+        self._throttle_lock = threading.Lock()
 
     # -- parameters -----------------------------------------------------------------------------
     def _read_config(self) -> NodeConfig:
@@ -126,36 +147,28 @@ class KPFusionNode(LifecycleNode):
         return NodeConfig(**values)
 
     def _on_set_parameters(self, params) -> SetParametersResult:
-        changes = {p.name: NodeConfig.coerce(p.name, p.value) for p in params}
-        try:
-            candidate = replace(self.cfg, **changes) if hasattr(self, "cfg") else NodeConfig(**changes)
-        except TypeError as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
+        # parameters that are not ours (use_sim_time, the qos_overrides.* declared when subscribing) are
+        # rclpy's to check
+        changes = {p.name: NodeConfig.coerce(p.name, p.value) for p in params if p.name in self._param_names}
+        if not changes:
+            return SetParametersResult(successful=True)
+        candidate = replace(self.cfg, **changes)
         errs = candidate.validate()
         if errs:
             return SetParametersResult(successful=False, reason="; ".join(errs))
-        if hasattr(self, "cfg"):
-            self.cfg = candidate
-            self._apply_live_parameters()
+        self.cfg = candidate
+        self._apply_live_parameters()
         return SetParametersResult(successful=True)
 
     def _processing_options(self) -> ProcessingOptions:
-        c = self.cfg
-        return ProcessingOptions(use_rectified_intrinsics=c.use_rectified_intrinsics,
-                                 resolution_mismatch=c.resolution_mismatch, max_future_s=c.max_future_s,
-                                 tf_prefix=c.tf_prefix, marker_lifetime=c.marker_lifetime)
+        return processing_options(self.cfg)
 
     def _apply_live_parameters(self) -> None:
         if self.processor is not None:
             self.processor.options = self._processing_options()
-        p = self.pipeline
-        if p is None:
-            return
-        with self._pipeline_lock:
-            p.apply_config(self._pipeline_config())
-
-    def _pipeline_config(self) -> PipelineConfig:
-        return pipeline_config(self.cfg)
+        if self.pipeline is not None:
+            with self._pipeline_lock:
+                self.pipeline.apply_config(pipeline_config(self.cfg))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -165,13 +178,13 @@ class KPFusionNode(LifecycleNode):
             self.get_logger().error("invalid parameters: " + "; ".join(errs))
             return TransitionCallbackReturn.FAILURE
         try:
-            self.pipeline = HandPosePipeline(self._pipeline_config())
+            self.pipeline = HandPosePipeline(pipeline_config(self.cfg))
         except (ModelLoadError, ValueError) as exc:
             self.get_logger().error(f"cannot configure: {exc}")
             return TransitionCallbackReturn.FAILURE
         # the ~190k objects that exist now (torch, the model, rclpy) live as long as the process: keep them
-        # out of the cyclic collector, whose full pass over them took ~90 ms, a latency spike on the frame
-        # that triggers it (per-frame garbage is still collected)
+        # out of the cyclic collector, whose full pass over them was a latency spike on the frame that
+        # triggers it (per-frame garbage is still collected)
         gc.collect()
         gc.freeze()
         self.processor = FrameProcessor(self.pipeline, self.bridge, self._processing_options(), self._warn_frame)
@@ -181,24 +194,27 @@ class KPFusionNode(LifecycleNode):
         log(f"model: {self.pipeline.model_description} on {self.pipeline.device}"
             f"{' (fp16)' if self.pipeline.half else ''}")
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.pub_poses = self.create_publisher(HandPoseArray, "~/hand_poses", reliable)
-        self.pub_markers = self.create_publisher(MarkerArray, "~/markers", reliable)
-        self.pub_debug = self.create_publisher(Image, "~/debug_image", reliable)
-        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        # lifecycle publishers: enabled by on_activate, disabled by on_deactivate (nothing is sent while inactive)
+        self.pub_poses = self.create_lifecycle_publisher(HandPoseArray, "~/hand_poses", reliable)
+        self.pub_markers = self.create_lifecycle_publisher(MarkerArray, "~/markers", reliable)
+        self.pub_debug = self.create_lifecycle_publisher(Image, "~/debug_image", reliable)
+        self.pub_diag = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", reliable)
         self.tf_broadcaster = TransformBroadcaster(self)
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        ret = super().on_activate(state)  # enables the lifecycle publishers before the first input can arrive
+        if ret != TransitionCallbackReturn.SUCCESS:
+            return ret
         c = self.cfg
-        qos = QoSProfile(depth=c.qos_depth, history=HistoryPolicy.KEEP_LAST,
-                         reliability=(ReliabilityPolicy.BEST_EFFORT if c.qos_reliability == "best_effort"
-                                      else ReliabilityPolicy.RELIABLE))
-        self._subs = []
-        for topic, typ in ((c.color_topic, Image), (c.depth_topic, Image), (c.camera_info_topic, CameraInfo)):
-            events = SubscriptionEventCallbacks(incompatible_qos=self._qos_warning(topic))
-            sub = message_filters.Subscriber(self, typ, topic, qos_profile=qos, event_callbacks=events)
-            sub.registerCallback(self._count_arrival, topic)
+        self._subs, self._topics = [], {}
+        for role, topic, typ in INPUTS:
+            events = SubscriptionEventCallbacks(incompatible_qos=self._qos_warning(role))
+            sub = message_filters.Subscriber(self, typ, topic, qos_profile=input_qos(), event_callbacks=events,
+                                             qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            sub.registerCallback(self._count_arrival, role)
             self._subs.append(sub)
+            self._topics[role] = sub.sub.topic_name
         if c.exact_sync:
             self._sync = message_filters.TimeSynchronizer(self._subs, c.queue_size)
         else:
@@ -213,24 +229,27 @@ class KPFusionNode(LifecycleNode):
         self._worker.start()
         self._timers = [self.create_timer(c.topic_timeout, self._watchdog, clock=self._steady_clock),
                         self.create_timer(c.diagnostics_period, self._publish_diagnostics, clock=self._steady_clock)]
-        self._activated_at = time.monotonic()
-        self.get_logger().info(f"subscribed to {c.color_topic}, {c.depth_topic}, {c.camera_info_topic} "
-                               f"({c.qos_reliability}, {'exact' if c.exact_sync else f'approximate slop {c.slop}s'})")
-        return super().on_activate(state)
+        self.diagnostics.activated()
+        qos = ", ".join(f"{sub.sub.topic_name} ({sub.sub.qos_profile.reliability.name.lower()}, "
+                        f"depth {sub.sub.qos_profile.depth})" for sub in self._subs)
+        self.get_logger().info(f"subscribed to {qos}; {'exact' if c.exact_sync else f'approximate slop {c.slop}s'}"
+                               " synchronization")
+        return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
+        clear = self.processor.clear_markers()
         if self.cfg.publish_markers:
-            self.pub_markers.publish(delete_all(self._last_header()))
-        if self.processor is not None:
-            self.processor.markers.shown.clear()
+            self.pub_markers.publish(clear)  # before the publishers are disabled
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
-        for pub in (getattr(self, n, None) for n in ("pub_poses", "pub_markers", "pub_debug", "pub_diag")):
+        for name in ("pub_poses", "pub_markers", "pub_debug", "pub_diag"):
+            pub = getattr(self, name, None)
             if pub is not None:
-                self.destroy_publisher(pub)
+                self.destroy_lifecycle_publisher(pub)
+                setattr(self, name, None)
         self.pipeline = None
         self.processor = None
         return TransitionCallbackReturn.SUCCESS
@@ -254,50 +273,35 @@ class KPFusionNode(LifecycleNode):
         self._sync = None
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _reset_stats(self) -> None:
-        self.stats = {"sets_in": 0, "processed": 0, "bad_frames": 0, "skipped_stamp": 0, "published": 0,
-                      "no_depth": 0}
-        self._stages: dict[str, deque] = {}
-        self._arrivals: dict[str, float] = {}
-        self._arrival_counts: dict[str, int] = {}
-        self._latencies = deque(maxlen=300)
-        self._inference = deque(maxlen=300)
-        self._publish_times = deque(maxlen=300)
-        self._throttled: dict[str, float] = {}
-        self._throttle_lock = threading.Lock()
-        self._activated_at = time.monotonic()
+    def _qos_override_hint(self, role: str) -> str:
+        return f"qos_overrides.{self._topics.get(role, '<topic>')}.subscription.reliability"
 
-    def _qos_warning(self, topic: str):
+    def _qos_warning(self, role: str):
         def cb(event) -> None:
             self.get_logger().warning(
-                f"incompatible QoS on '{topic}' (policy {event.last_policy_kind}): no messages will be received; "
-                f"set qos_reliability to match the publisher (best_effort accepts both)",
-                throttle_duration_sec=THROTTLE_S)
+                f"incompatible QoS on '{self._topics.get(role, role)}' (policy {event.last_policy_kind}): no "
+                f"messages will be received; set {self._qos_override_hint(role)} to match the publisher "
+                "(best_effort, the default, accepts both)", throttle_duration_sec=THROTTLE_S)
         return cb
 
-    def _count_arrival(self, msg, topic: str) -> None:
-        self._arrivals[topic] = time.monotonic()
-        self._arrival_counts[topic] = self._arrival_counts.get(topic, 0) + 1
+    def _count_arrival(self, msg, role: str) -> None:
+        self.diagnostics.arrived(role)
 
     def _watchdog(self) -> None:
-        now = time.monotonic()
         c = self.cfg
-        for topic in (c.color_topic, c.depth_topic, c.camera_info_topic):
-            last = self._arrivals.get(topic, self._activated_at)
-            if now - last > c.topic_timeout:
-                never = topic not in self._arrivals
-                self._warn_frame(
-                    f"topic:{topic}", f"no message on '{topic}' for {now - last:.0f} s{' (never received)' if never else ''}: "
-                    "check the topic name/remapping, that the camera runs, and QoS (qos_reliability)")
-        if (self._arrivals and all(t in self._arrivals for t in (c.color_topic, c.depth_topic, c.camera_info_topic))
-                and self.stats["sets_in"] == 0 and now - self._activated_at > c.topic_timeout):
+        for role, silent_s, never in self.diagnostics.silent_inputs(c.topic_timeout):
+            topic = self._topics.get(role, role)
+            self._warn_frame(
+                f"topic:{topic}", f"no message on '{topic}' for {silent_s:.0f} s{' (never received)' if never else ''}: "
+                f"check the topic remapping, that the camera runs, and QoS ({self._qos_override_hint(role)})")
+        if self.diagnostics.unsynchronized(c.topic_timeout):
             self.get_logger().warning(
                 f"all three inputs arrive but no set has been synchronized: stamps differ by more than slop "
                 f"({c.slop} s){' or are not identical (exact_sync)' if c.exact_sync else ''}",
                 throttle_duration_sec=THROTTLE_S)
 
     def _on_frame_set(self, color: Image, depth: Image, info: CameraInfo) -> None:
-        self.stats["sets_in"] += 1
+        self.diagnostics.count("sets_received")
         # arrival on the node's clock (stamp → here: DDS transport and synchronisation) and on a
         # monotonic clock (here → the worker: the hand-off)
         self._mailbox.put((color, depth, info, self.get_clock().now().nanoseconds, time.perf_counter()))
@@ -311,12 +315,14 @@ class KPFusionNode(LifecycleNode):
             try:
                 self._process(*item)
             except FrameError as exc:
-                self.stats["bad_frames"] += 1
+                self.diagnostics.count("bad_frames")
+                if isinstance(exc, StampError):
+                    self.diagnostics.count("skipped_stamps")
                 # throttled per kind of problem (the message with its numbers masked): rclpy throttles per
                 # call site, which would hide a second, different problem behind the first one
                 self._warn_frame("bad:" + _problem_key(str(exc)), f"frame skipped: {exc}")
             except Exception as exc:  # never let one frame kill the worker
-                self.stats["bad_frames"] += 1
+                self.diagnostics.count("bad_frames")
                 self._warn_frame("error:" + type(exc).__name__,
                                  f"frame skipped after an unexpected error: {type(exc).__name__}: {exc}",
                                  error=True)
@@ -336,27 +342,17 @@ class KPFusionNode(LifecycleNode):
         else:
             self.get_logger().warning(f"[{key}] {text}")
 
-    def _process(self, color: Image, depth: Image, info: CameraInfo, arrival_ns: Optional[int] = None,
-                 arrival_perf: Optional[float] = None) -> None:
+    def _process(self, color: Image, depth: Image, info: CameraInfo, arrival_ns: int, arrival_perf: float) -> None:
         t_start = time.perf_counter()
-        try:
-            with self._pipeline_lock:
-                out = self.processor.process(color, depth, info, now_ns=self.get_clock().now().nanoseconds)
-        except FrameError as exc:
-            if "stamp" in str(exc):
-                self.stats["skipped_stamp"] += 1
-            raise
-        self.stats["processed"] += 1
+        with self._pipeline_lock:
+            out = self.processor.process(color, depth, info, now_ns=self.get_clock().now().nanoseconds)
+        self.diagnostics.count("frames_processed")
         if "no_depth" in out.issues:
-            self.stats["no_depth"] += 1
-        self._inference.append(out.result.timings_ms.get("network", 0.0))
+            self.diagnostics.count("frames_no_depth")
         header = color.header
         t_pub = time.perf_counter()
         self.pub_poses.publish(out.poses)
-        pub_t = self.get_clock().now().nanoseconds
-        self.stats["published"] += 1
-        self._latencies.append((pub_t - stamp_ns(header.stamp)) / 1e6)
-        self._publish_times.append(time.monotonic())
+        latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(header.stamp)) / 1e6
         if self.cfg.publish_markers:
             self.pub_markers.publish(out.markers)
         if self.cfg.publish_tf and out.transforms:
@@ -364,79 +360,37 @@ class KPFusionNode(LifecycleNode):
         timings = dict(out.result.timings_ms)
         timings["publish"] = (time.perf_counter() - t_pub) * 1e3
         # the issue's "node overhead" of this frame: stamp → HandPoseArray published, minus the model
-        timings["overhead"] = self._latencies[-1] - timings.get("forward", 0.0)
-        if arrival_ns is not None:
-            timings["receive"] = (arrival_ns - stamp_ns(header.stamp)) / 1e6  # stamp → synchronized set
-            timings["handoff"] = (t_start - arrival_perf) * 1e3  # synchronized set → worker
+        timings["overhead"] = latency_ms - timings.get("forward", 0.0)
+        timings["receive"] = (arrival_ns - stamp_ns(header.stamp)) / 1e6  # stamp → synchronized set
+        timings["handoff"] = (t_start - arrival_perf) * 1e3  # synchronized set → worker
         if self.pub_debug.get_subscription_count() > 0:
             t_dbg = time.perf_counter()
             img = draw_hands(out.rgb, out.result.hands)
             self.pub_debug.publish(self.bridge.cv2_to_imgmsg(img, encoding="rgb8", header=header))
-            self.stats["debug_images"] = self.stats.get("debug_images", 0) + 1
+            self.diagnostics.count("debug_images_published")
             timings["debug_image"] = (time.perf_counter() - t_dbg) * 1e3
-        for k, v in timings.items():
-            self._stages.setdefault(k, deque(maxlen=300)).append(float(v))
-        self.get_logger().debug(f"{len(out.result.hands)} hand(s); latency {self._latencies[-1]:.1f} ms, "
-                                f"inference {self._inference[-1]:.1f} ms, dropped {self._mailbox.dropped}")
-
-    def _last_header(self):
-        from std_msgs.msg import Header
-
-        last = self.processor.last_header if self.processor is not None else None
-        return last or Header(frame_id="")
+        inference_ms = out.result.timings_ms.get("network", 0.0)
+        self.diagnostics.published(latency_ms, inference_ms, timings)
+        self.get_logger().debug(f"{len(out.result.hands)} hand(s); latency {latency_ms:.1f} ms, "
+                                f"inference {inference_ms:.1f} ms, dropped {self._mailbox.dropped}")
 
     # -- diagnostics ----------------------------------------------------------------------------
     def diagnostics_values(self) -> dict:
-        lat = np.asarray(self._latencies, dtype=float)
-        inf = np.asarray(self._inference, dtype=float)
-        times = list(self._publish_times)
-        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else 0.0
-        return {
-            "sets_received": self.stats["sets_in"], "frames_processed": self.stats["processed"],
-            "frames_published": self.stats["published"], "sets_dropped_stale": self._mailbox.dropped,
-            "bad_frames": self.stats["bad_frames"], "skipped_stamps": self.stats["skipped_stamp"],
-            "latency_ms_p50": float(np.median(lat)) if lat.size else float("nan"),
-            "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
-            "inference_ms_p50": float(np.median(inf)) if inf.size else float("nan"),
-            "rate_hz": rate,
-            "frames_no_depth": self.stats["no_depth"],
-            "debug_images_published": self.stats.get("debug_images", 0),
-            "mailbox_pending": self._mailbox.pending(),
-            "sync_queue_max": self._sync_queue_max(),
-            **{f"received_{role}": self._arrival_counts.get(topic, 0) for role, topic in
-               (("color", self.cfg.color_topic), ("depth", self.cfg.depth_topic),
-                ("camera_info", self.cfg.camera_info_topic))},
-            **{f"stage_ms_p50_{k}": float(np.median(np.asarray(v, dtype=float)))
-               for k, v in list(self._stages.items()) if len(v)},
-        }
+        return self.diagnostics.values(sets_dropped_stale=self._mailbox.dropped,
+                                       mailbox_pending=self._mailbox.pending(),
+                                       sync_queue_max=self._sync_queue_max())
 
     def _sync_queue_max(self) -> int:
         """Largest message_filters synchronizer input queue (bounded by queue_size); -1 if not observable."""
-        queues = getattr(self._sync, "queues", None)
-        if not queues:
-            return -1
-        try:
-            return max(len(q) for q in queues)
-        except Exception:
-            return -1
+        queues = getattr(self._sync, "queues", None)  # TimeSynchronizer's per-input dicts (all releases)
+        return max(len(q) for q in queues) if queues else -1
 
     def _publish_diagnostics(self) -> None:
         vals = self.diagnostics_values()
-        st = DiagnosticStatus()
-        st.name = f"{self.get_fully_qualified_name()}: hand pose estimation"
-        st.hardware_id = str(self.pipeline.device) if self.pipeline else "none"
-        st.level = DiagnosticStatus.OK
-        st.message = "ok"
-        if self.stats["sets_in"] == 0:
-            st.level, st.message = DiagnosticStatus.WARN, "no synchronized input yet"
-        elif vals["bad_frames"] > 0 and vals["frames_processed"] == 0:
-            st.level, st.message = DiagnosticStatus.ERROR, "every frame so far was rejected"
-        st.values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in vals.items()]
-        arr = DiagnosticArray()
-        arr.header.stamp = self.get_clock().now().to_msg()
-        arr.status = [st]
-        self.pub_diag.publish(arr)
-        self.get_logger().debug(", ".join(f"{k}={kv.value}" for k, kv in zip(vals, st.values)))
+        self.pub_diag.publish(self.diagnostics.message(
+            vals, f"{self.get_fully_qualified_name()}: hand pose estimation",
+            str(self.pipeline.device) if self.pipeline else "none", self.get_clock().now().to_msg()))
+        self.get_logger().debug(", ".join(f"{k}={v}" for k, v in vals.items()))
 
 
 def main(argv=None) -> int:
@@ -455,7 +409,6 @@ def main(argv=None) -> int:
     # starving the worker of the GIL).
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
-    rc = 0
     try:
         if not args.no_autostart:
             if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
@@ -477,4 +430,4 @@ def main(argv=None) -> int:
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
-    return rc
+    return 0

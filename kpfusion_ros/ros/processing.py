@@ -4,28 +4,27 @@ Shared by the live node and the offline bag processor (``kpfusion-bag``) so that
 both run the same code on the same frames: validation and conversion of the
 messages (:mod:`kpfusion_ros.ros.conversions`), stamp checks, the ROS-free
 :class:`~kpfusion_ros.pipeline.HandPosePipeline`, and the output messages.
-Problems with a frame raise :class:`~kpfusion_ros.ros.conversions.FrameError`;
+Problems with a frame raise :class:`~kpfusion_ros.ros.conversions.FrameError` (a subclass per kind:
+:class:`~kpfusion_ros.ros.conversions.StampError` for stamps);
 conditions worth a warning that do not stop the frame go to ``warn(key, text)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import time
 from typing import Callable, Optional
 
 import numpy as np
 
+from kpfusion_ros.node_config import NodeConfig
 from kpfusion_ros.pipeline import FrameResult, HandPosePipeline
-from kpfusion_ros.ros.conversions import (FrameError, align_depth_to_color, color_to_rgb, depth_to_mm,
+from kpfusion_ros.ros.bagio import stamp_ns
+from kpfusion_ros.ros.conversions import (StampError, align_depth_to_color, color_to_rgb, depth_to_mm,
                                           intrinsics_from_info)
 from kpfusion_ros.ros.markers import MarkerPublisherState
 from kpfusion_ros.ros.messages import hand_pose_array_msg
 from kpfusion_ros.ros.tf_frames import hand_transforms
-
-
-def stamp_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 @dataclass
@@ -38,13 +37,23 @@ class ProcessedFrame:
     issues: tuple = ()  # keys of the warning conditions this frame had (e.g. "no_depth")
 
 
+_NODE = NodeConfig()  # the one source of the defaults below
+
+
 @dataclass
 class ProcessingOptions:
-    use_rectified_intrinsics: bool = False
-    resolution_mismatch: str = "resize"
-    max_future_s: float = 2.0
-    tf_prefix: str = ""
-    marker_lifetime: float = 0.5
+    """The node parameters that the per-frame work reads (same names and defaults as NodeConfig)."""
+
+    use_rectified_intrinsics: bool = _NODE.use_rectified_intrinsics
+    resolution_mismatch: str = _NODE.resolution_mismatch
+    max_future_s: float = _NODE.max_future_s
+    tf_prefix: str = _NODE.tf_prefix
+    marker_lifetime: float = _NODE.marker_lifetime
+
+
+def processing_options(cfg: NodeConfig) -> ProcessingOptions:
+    """The node's (or ``kpfusion-bag``'s) parameters → the options of its FrameProcessor."""
+    return ProcessingOptions(**{f.name: getattr(cfg, f.name) for f in fields(ProcessingOptions)})
 
 
 class FrameProcessor:
@@ -61,14 +70,18 @@ class FrameProcessor:
     def check_stamp(self, color, now_ns: Optional[int]) -> None:
         ns = stamp_ns(color.header.stamp)
         if now_ns is not None and ns - now_ns > self.options.max_future_s * 1e9:
-            raise FrameError(f"color stamp is {(ns - now_ns) / 1e9:.1f} s in the future of the node's clock "
+            raise StampError(f"color stamp is {(ns - now_ns) / 1e9:.1f} s in the future of the node's clock "
                              "(clock not synchronized?)")
         if self.last_stamp_ns is not None and ns <= self.last_stamp_ns:
             kind = "duplicate stamp" if ns == self.last_stamp_ns else "stamp older than the previous frame"
-            raise FrameError(f"{kind} ({ns / 1e9:.3f} s): frame out of order")
+            raise StampError(f"{kind} ({ns / 1e9:.3f} s): frame out of order")
         if now_ns is not None and now_ns - ns > 10e9:
             self.warn("old_stamps", f"frames are stamped {(now_ns - ns) / 1e9:.0f} s in the past of the node's "
                       "clock (clock not synchronized, or replay without use_sim_time?)")
+
+    def clear_markers(self):
+        """A MarkerArray that deletes every hand's markers (in the last frame's header), and forget them."""
+        return self.markers.clear(self.last_header)
 
     def process(self, color, depth, info, now_ns: Optional[int] = None) -> ProcessedFrame:
         o = self.options

@@ -13,19 +13,10 @@ and its MarkerArray into the new bag OUTPUT (MCAP), optionally a CSV of the join
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 from kpfusion_ros.node_config import NodeConfig, pipeline_config
-
-
-def processing_options(cfg: NodeConfig):
-    from kpfusion_ros.ros.processing import ProcessingOptions
-
-    return ProcessingOptions(use_rectified_intrinsics=cfg.use_rectified_intrinsics,
-                             resolution_mismatch=cfg.resolution_mismatch, max_future_s=cfg.max_future_s,
-                             tf_prefix=cfg.tf_prefix, marker_lifetime=cfg.marker_lifetime)
 
 
 def parse_params(items: list[str]) -> dict:
@@ -47,11 +38,10 @@ def parse_params(items: list[str]) -> dict:
     return out
 
 
-CSV_HEADER = ["stamp", "hand_id", "joint", "x", "y", "z", "u", "v", "confidence"]
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from kpfusion_ros.evaluation.matching import MATCH_MM
     from kpfusion_ros.ros import bagio
+    from kpfusion_ros.ros.offline import CSV_HEADER
 
     d = NodeConfig()
     p = argparse.ArgumentParser(prog="kpfusion-bag", description=__doc__,
@@ -76,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "frames: the tracker sees the hands move N frames between updates)")
     p.add_argument("--score", action="store_true",
                    help="score the output against the recording's ground-truth HandPoseArray topic (--gt-topic) "
-                        "as kpfusion-demo does: MPJPE of the hands found within 80 mm, misses, false hands")
+                        f"as kpfusion-demo does: MPJPE of the hands found within {MATCH_MM:g} mm, misses, false hands")
     p.add_argument("--gt-topic", default=bagio.GT_TOPIC, help=f"ground-truth topic for --score (default {bagio.GT_TOPIC})")
     p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -98,10 +88,8 @@ def main(argv=None) -> int:
     if not (args.input / "metadata.yaml").is_file():
         print(f"error: {args.input} is not a rosbag2 directory (no metadata.yaml)", file=sys.stderr)
         return 2
-    wanted = {args.color_topic: (bagio.IMAGE_TYPE, "--color-topic"), args.depth_topic: (bagio.IMAGE_TYPE, "--depth-topic"),
-              args.info_topic: (bagio.INFO_TYPE, "--info-topic")}
     try:
-        topics = bagio.check_topics(args.input, wanted)
+        topics = bagio.check_camera_topics(args.input, args.color_topic, args.depth_topic, args.info_topic)
     except bagio.TopicError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -127,13 +115,11 @@ def main(argv=None) -> int:
         print("error: " + "; ".join(errs), file=sys.stderr)
         return 2
 
-    import message_filters
     from cv_bridge import CvBridge
 
-    from kpfusion_ros.joints import JOINT_NAMES
     from kpfusion_ros.pipeline import HandPosePipeline, ModelLoadError
-    from kpfusion_ros.ros.conversions import FrameError
-    from kpfusion_ros.ros.processing import FrameProcessor
+    from kpfusion_ros.ros.offline import process_bag
+    from kpfusion_ros.ros.processing import FrameProcessor, processing_options
 
     try:
         pipeline = HandPosePipeline(pipeline_config(cfg))
@@ -151,80 +137,28 @@ def main(argv=None) -> int:
             tqdm.write(f"warning [{key}]: {text}", file=sys.stderr)
 
     processor = FrameProcessor(pipeline, CvBridge(), processing_options(cfg), warn)
-    inputs = [message_filters.SimpleFilter() for _ in range(3)]
-    sync = message_filters.ApproximateTimeSynchronizer(inputs, cfg.queue_size, cfg.slop)
-    sets = []
-    sync.registerCallback(lambda c, d, i: sets.append((c, d, i)))
-    index = {args.color_topic: 0, args.depth_topic: 1, args.info_topic: 2}
-    ns = "/" + args.output_ns.strip("/")
-    poses_topic, markers_topic = f"{ns}/hand_poses", f"{ns}/markers"
-
-    stats = {"synchronized": 0, "written": 0, "bad": 0, "hands": 0, "skipped": 0}
-    predictions = {}  # stamp ns -> HandPoseArray, for --score
-    csv_fh = open(args.csv, "w", newline="") if args.csv else None
-    csv_w = csv.writer(csv_fh) if csv_fh else None
-    if csv_w:
-        csv_w.writerow(CSV_HEADER)
     pbar = tqdm(total=topics[args.color_topic].count, desc="processing", unit="frame", disable=args.quiet,
                 file=sys.stderr)
-    done = False
     try:
-        with bagio.BagWriter(args.output, overwrite=args.force) as out:
-            out.add_topic(poses_topic, bagio.POSES_TYPE)
-            out.add_topic(markers_topic, bagio.MARKERS_TYPE)
-            for topic, typ, t, raw in bagio.read_messages(args.input, list(index)):
-                inputs[index[topic]].signalMessage(bagio.deserialize(raw, typ))
-                if topic == args.color_topic:
-                    pbar.update(1)
-                while sets and not done:
-                    color, depth, info = sets.pop(0)
-                    stats["synchronized"] += 1
-                    if (stats["synchronized"] - 1) % args.every:
-                        stats["skipped"] += 1
-                        continue
-                    try:
-                        fr = processor.process(color, depth, info)
-                    except FrameError as exc:
-                        stats["bad"] += 1
-                        tqdm.write(f"frame {bagio.stamp_ns(color.header.stamp) / 1e9:.6f} skipped: {exc}",
-                                   file=sys.stderr)
-                        continue
-                    s = bagio.stamp_ns(color.header.stamp)
-                    out.write(poses_topic, bagio.POSES_TYPE, s, fr.poses)
-                    out.write(markers_topic, bagio.MARKERS_TYPE, s, fr.markers)
-                    stats["written"] += 1
-                    stats["hands"] += len(fr.poses.hands)
-                    if args.score:
-                        predictions[s] = fr.poses
-                    pbar.set_postfix(hands=len(fr.poses.hands))
-                    if csv_w:
-                        stamp = f"{color.header.stamp.sec}.{color.header.stamp.nanosec:09d}"
-                        for h in fr.poses.hands:
-                            for j, name in enumerate(JOINT_NAMES):
-                                p = h.joints[j]
-                                csv_w.writerow([stamp, h.id, name, repr(p.x), repr(p.y), repr(p.z),
-                                                repr(float(h.pixel_u[j])), repr(float(h.pixel_v[j])),
-                                                repr(float(h.joint_confidence[j]))])
-                    if args.max_frames and stats["synchronized"] >= args.max_frames:
-                        done = True
-                if done:
-                    break
+        stats, predictions = process_bag(
+            processor, args.input, args.output, args.color_topic, args.depth_topic, args.info_topic,
+            queue_size=cfg.queue_size, slop=cfg.slop, output_ns=args.output_ns, every=args.every,
+            max_frames=args.max_frames, csv_path=args.csv, overwrite=args.force, keep_poses=args.score,
+            on_message=lambda topic: pbar.update(1) if topic == args.color_topic else None,
+            on_frame=lambda fr: pbar.set_postfix(hands=len(fr.poses.hands)),
+            on_bad=lambda color, exc: tqdm.write(f"frame {bagio.stamp_ns(color.header.stamp) / 1e9:.6f} skipped: "
+                                                 f"{exc}", file=sys.stderr))
     finally:
         pbar.close()
-        if csv_fh:
-            csv_fh.close()
-    print(f"{stats['synchronized']} synchronized frames"
-          + (f" ({stats['skipped']} skipped: --every {args.every})" if args.every > 1 else "")
-          + f", {stats['written']} HandPoseArray written ({stats['hands']} hands), {stats['bad']} bad; "
-          f"{args.output}: {poses_topic}, {markers_topic}" + (f"; joints in {args.csv}" if args.csv else ""))
+    ns = "/" + args.output_ns.strip("/")
+    print(f"{stats.synchronized} synchronized frames"
+          + (f" ({stats.skipped} skipped: --every {args.every})" if args.every > 1 else "")
+          + f", {stats.written} HandPoseArray written ({stats.hands} hands), {stats.bad} bad; "
+          f"{args.output}: {ns}/hand_poses, {ns}/markers" + (f"; joints in {args.csv}" if args.csv else ""))
     if args.score:
-        from kpfusion_ros.tools.demo import score
+        from kpfusion_ros.demo.scoring import score
 
-        gt = {}
-        for _, typ, _, raw in bagio.read_messages(args.input, [args.gt_topic]):
-            m = bagio.deserialize(raw, typ)
-            gt[bagio.stamp_ns(m.header.stamp)] = m
-        r = score(gt, predictions)
+        r = score(bagio.read_stamped(args.input, args.gt_topic), predictions)
         mp = "n/a" if r["mpjpe_mm"] is None else f"{r['mpjpe_mm']:.1f} mm mean, {r['mpjpe_mm_median']:.1f} mm median"
         print(f"score: MPJPE {mp} over {r['matched_hands']}/{r['gt_hands']} ground-truth hands found "
               f"(same stamp, centres within {r['match_centre_mm']:.0f} mm); {r['false_positives']} false hands; "

@@ -38,35 +38,17 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.synthetic import SceneConfig, SyntheticConfig, render_batch
+from ..data.synthetic.presets import clean_scene_config
+from ..evaluation.matching import MATCH_MM, match_centres
 from .. import localization
-
-CLEAN_SCENE = dict(num_hands=1, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0, p_edge=0.0,
-                   p_table=0.0, p_left=0.0)
 
 
 def settings(n_default: int, n_clean: int) -> list[tuple[str, SyntheticConfig, int]]:
     return [
         ("default_320x240", SyntheticConfig(width=320, height=240, scene=SceneConfig()), n_default),
         ("default_640x480", SyntheticConfig(width=640, height=480, scene=SceneConfig()), n_default),
-        ("clean_one_hand_320x240", SyntheticConfig(width=320, height=240, clean=True,
-                                                   scene=SceneConfig(**CLEAN_SCENE)), n_clean),
+        ("clean_one_hand_320x240", clean_scene_config(320, 240, num_hands=1, p_left=0.0), n_clean),
     ]
-
-
-def match(gt: np.ndarray, cc: np.ndarray, max_mm: float) -> list[tuple[int, int, float]]:
-    """Greedy one-to-one matching (nearest pair first) of GT centres to candidate centres."""
-    if len(gt) == 0 or len(cc) == 0:
-        return []
-    D = np.linalg.norm(gt[:, None, :] - cc[None, :, :], axis=-1)
-    pairs, ug, uc = [], set(), set()
-    for flat in np.argsort(D, axis=None):
-        i, j = np.unravel_index(flat, D.shape)
-        if D[i, j] > max_mm:
-            break
-        if i in ug or j in uc:
-            continue
-        ug.add(i), uc.add(j), pairs.append((int(i), int(j), float(D[i, j])))
-    return pairs
 
 
 def _load_module(path: str):
@@ -112,7 +94,7 @@ def evaluate(localizers: dict, frames, match_mm: float, thresholds=()) -> dict:
             a = acc[name]
             a["ms"].append((time.perf_counter() - t) * 1e3)
             cc = np.array([c.centre_mm for c in cands], dtype=np.float64).reshape(-1, 3)
-            p = match(gt, cc, match_mm)
+            p = match_centres(gt, cc, match_mm)
             a["n_gt"] += len(gt)
             a["n_match"] += len(p)
             a["n_fp"] += len(cc) - len(p)
@@ -161,7 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=200, help="frames per default-scene setting")
     p.add_argument("--clean-frames", type=int, default=150, help="frames of clean one-hand scenes")
     p.add_argument("--seed", type=int, default=23, help="synthetic stream seed (constants were fitted on 11)")
-    p.add_argument("--match-mm", type=float, default=80.0, help="max centre distance for a match (mm)")
+    p.add_argument("--match-mm", type=float, default=MATCH_MM, help=f"max centre distance for a match (mm, default {MATCH_MM:g})")
     p.add_argument("--baseline", default=None, help="path of another localization.py to compare (e.g. the old one)")
     p.add_argument("--batch", type=int, default=16, help="frames rendered per batch")
     p.add_argument("--out", default=None, help="write the JSON here")

@@ -45,19 +45,20 @@ def profile(resolutions, hands_list, models, iters: int, warmup: int) -> dict:
     from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
     from kpfusion_ros.ros.processing import FrameProcessor
     from kpfusion_ros.runtime import keep_freed_buffers
-    from kpfusion_ros.tools.soak import _messages, render_frames
+    from kpfusion_ros.data.synthetic.presets import clean_frames
+    from kpfusion_ros.ros.hand_frames import frame_messages
 
     keep_freed_buffers()  # as the node process does
     rows = []
     for model in models:
         for (w, h) in resolutions:
             for hands in hands_list:
-                frames = render_frames(hands, w, h)
+                frames = clean_frames(hands, w, h)
                 proc = FrameProcessor(HandPosePipeline(PipelineConfig(model_path=model, device="cpu")), CvBridge())
                 stages: dict[str, list] = {}
                 n_hands = []
                 for k in range(warmup + iters):
-                    c, d, i = _messages(frames[0], 1_700_000_000_000_000_000 + k * 33_000_000)
+                    c, d, i = frame_messages(frames[0], 1_700_000_000_000_000_000 + k * 33_000_000)
                     t0 = time.perf_counter()
                     out = proc.process(c, d, i)
                     wall = (time.perf_counter() - t0) * 1e3
@@ -75,22 +76,29 @@ def profile(resolutions, hands_list, models, iters: int, warmup: int) -> dict:
     return {"mode": "profile", "iters": iters, "warmup": warmup, "rows": rows}
 
 
+def _start(model: str):
+    """The node and a driver over DDS, as kpfusion-soak runs them."""
+    from kpfusion_ros.ros.harness import BENCH_PARAMS, start_rig
+
+    return start_rig(None, *BENCH_PARAMS, model=model, markers=False, tf=False, name="kpfusion_bench_driver")
+
+
 def e2e(resolutions, hands: int, rate: float, seconds: float, model: str) -> dict:
-    from kpfusion_ros.tools.soak import Harness, latency_stats, render_frames
+    from kpfusion_ros.data.synthetic.presets import clean_frames
+    from kpfusion_ros.ros.harness import latency_stats, stop_rig
 
     rows = []
     for (w, h) in resolutions:
-        frames = render_frames(hands, w, h)  # static scene: hands are tracked and published
-        hs = Harness(model=model)
+        frames = clean_frames(hands, w, h)  # static scene: hands are tracked and published
+        hs = _start(model)
         try:
-            hs.wait_ready()
             hs.stream(frames, rate, 3.0)  # warm-up
             t0 = time.time_ns()
             hs.stream(frames, rate, seconds)
             hs.spin(2.0)
             d = hs.latest_diag()
         finally:
-            hs.close()
+            stop_rig(hs)
         lat = latency_stats(hs.arrivals, t0)
         stages = {k[len("stage_ms_p50_"):]: float(v) for k, v in d.items() if k.startswith("stage_ms_p50_")}
         fwd = stages.get("forward", float("nan"))
@@ -104,13 +112,13 @@ def e2e(resolutions, hands: int, rate: float, seconds: float, model: str) -> dic
 
 
 def throughput(rates, seconds: float, hands: int, w: int, h: int, model: str) -> dict:
-    from kpfusion_ros.tools.soak import Harness, latency_stats, render_frames
+    from kpfusion_ros.data.synthetic.presets import clean_frames
+    from kpfusion_ros.ros.harness import latency_stats, stop_rig
 
-    frames = render_frames(hands, w, h)  # static scene: hands are tracked and published
-    hs = Harness(model=model)
+    frames = clean_frames(hands, w, h)  # static scene: hands are tracked and published
+    hs = _start(model)
     rows = []
     try:
-        hs.wait_ready()
         hs.stream(frames, 2.0, 3.0)
         for r in rates:
             d0 = hs.latest_diag()
@@ -129,7 +137,7 @@ def throughput(rates, seconds: float, hands: int, w: int, h: int, model: str) ->
                          "latency_ms_first_half": latency_stats(hs.arrivals, t0, t0 + half),
                          "latency_ms_second_half": latency_stats(hs.arrivals, t0 + half, t1)})
     finally:
-        hs.close()
+        stop_rig(hs)
     kept_up = [r["rate_hz"] for r in rows if r["dropped_stale"] == 0 and r["published_rate_hz"] >= 0.95 * r["rate_hz"]]
     return {"mode": "throughput", "model": model, "resolution": f"{w}x{h}", "hands": hands, "rows": rows,
             "highest_rate_without_drops_hz": max(kept_up) if kept_up else None,

@@ -36,7 +36,7 @@ def draw_skeleton(color: np.ndarray, frame) -> np.ndarray:
     """Colour image (RGB) with each hand's projected skeleton drawn on it."""
     import cv2
 
-    from ..joints import BONES, FINGER_COLORS, JOINT_FINGER, bone_finger
+    from ..joints import FINGER_COLORS, NETWORK_BONES, NETWORK_JOINT_FINGER
 
     img = np.ascontiguousarray(color[..., ::-1].copy())  # BGR for cv2
     fx, fy, cx, cy = frame.cam
@@ -46,11 +46,11 @@ def draw_skeleton(color: np.ndarray, frame) -> np.ndarray:
         z = np.maximum(J[:, 2], 1e-3)
         uv = np.stack([J[:, 0] * fx / z + cx, J[:, 1] * fy / z + cy], -1)
         pts = np.round(uv).astype(int)
-        for p, c in BONES:
-            col = tuple(int(255 * x) for x in FINGER_COLORS[bone_finger(c)][::-1])
+        for p, c in NETWORK_BONES:
+            col = tuple(int(255 * x) for x in FINGER_COLORS[NETWORK_JOINT_FINGER[c]][::-1])
             cv2.line(img, tuple(pts[p]), tuple(pts[c]), col, sc, cv2.LINE_AA)
         for j in range(len(J)):
-            col = tuple(int(255 * x) for x in FINGER_COLORS[JOINT_FINGER[j]][::-1])
+            col = tuple(int(255 * x) for x in FINGER_COLORS[NETWORK_JOINT_FINGER[j]][::-1])
             cv2.circle(img, tuple(pts[j]), 2 * sc, col, -1 if frame.visible[h, j] else 1, cv2.LINE_AA)
         tag = "R" if frame.handedness[h] == "right" else "L"
         cv2.putText(img, tag, tuple(pts[0] + np.array([4, 4])), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * sc, (255, 255, 255), sc)

@@ -26,4 +26,4 @@ def open_dataset(args):
     if args.dataset != "synthetic" and not args.data_root:
         raise SystemExit(f"--dataset {args.dataset} needs --data-root")
     return dataset_reader(args.dataset, args.data_root, split=args.split, setup=args.setup,
-                          ho3d_version=args.ho3d_version, sequences=getattr(args, "fphab_sequences", None))
+                          ho3d_version=args.ho3d_version, fphab_sequences=getattr(args, "fphab_sequences", None))

@@ -16,6 +16,7 @@ import json
 import sys
 
 
+from ..evaluation.matching import MATCH_MM  # noqa: E402
 from .dataset_args import add_dataset_arguments, open_dataset  # noqa: E402
 
 
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--batch-frames", type=int, default=16)
     p.add_argument("--protocols", default="gt_crops,localizer")
-    p.add_argument("--match-mm", type=float, default=80.0, help="max centre distance detection↔GT hand")
+    p.add_argument("--match-mm", type=float, default=MATCH_MM,
+                   help=f"max centre distance detection↔GT hand (mm, default {MATCH_MM:g})")
     p.add_argument("--refine-iterations", type=int, default=0,
                    help="localizer protocol: re-crop at the predicted joint mean and run again N times "
                         "(the node's refine_iterations, default 1 there; 0 here = one pass)")

@@ -18,219 +18,24 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for ln in fh:
-                if ln.startswith("VmRSS:"):
-                    return int(ln.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> int:
-    """SIGTERM (a clean shutdown, as Ctrl-C in `ros2 run`), SIGKILL after ``timeout`` s; the exit code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
-def node_executable() -> Path:
-    import kpfusion_ros
-
-    p = Path(kpfusion_ros.__file__).resolve()
-    for up in p.parents:
-        cand = up / "lib" / "kpfusion_ros" / "kpfusion_node"
-        if cand.is_file():
-            return cand
-    raise FileNotFoundError("kpfusion_node executable not found: build with scripts/build.sh and source scripts/env.sh")
-
-
-def render_frames(hands: int, width: int, height: int, n: int = 1, seed: int = 3):
-    """``n`` rendered frames with ``hands`` hands (clean sensor), upscaled to width×height.
-
-    The benchmarks stream ``frames[k % n]``. With n = 1 (the default) the scene is static, so the
-    tracker confirms the hands and every frame publishes them (poses, markers, TF: the full
-    per-frame work); frames of *different* scenes put the hands somewhere else every frame, no
-    track is ever confirmed and nothing but empty arrays is published.
-    """
-    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
-
-    scene = SceneConfig(num_hands=hands, clutter=(0, 0), p_occluder=0.0, p_near_object=0.0, p_grasp=0.0,
-                        p_edge=0.0, p_table=0.0)
-    base = SyntheticConfig(width=min(width, 640), height=min(height, 480), clean=True, scene=scene)
-    frames = [render_frame(seed, i, base) for i in range(n)]
-    if (width, height) != (base.width, base.height):  # upscale (rendering large frames is slow)
-        import dataclasses
-
-        import cv2
-
-        sx, sy = width / base.width, height / base.height
-        frames = [dataclasses.replace(f, color=cv2.resize(f.color, (width, height), interpolation=cv2.INTER_NEAREST),
-                                      depth=cv2.resize(f.depth, (width, height), interpolation=cv2.INTER_NEAREST),
-                                      cam=(f.cam[0] * sx, f.cam[1] * sy, f.cam[2] * sx, f.cam[3] * sy))
-                  for f in frames]
-    return frames
-
-
-def _messages(frame, stamp_ns: int):
-    from builtin_interfaces.msg import Time
-    from sensor_msgs.msg import CameraInfo, Image
-    from std_msgs.msg import Header
-
-    header = Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-                    frame_id="camera_color_optical_frame")
-    h, w = frame.color.shape[:2]
-    color = Image(header=header, height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
-    color.data = np.ascontiguousarray(frame.color).tobytes()
-    depth = Image(header=header, height=h, width=w, encoding="16UC1", is_bigendian=0, step=w * 2)
-    depth.data = np.ascontiguousarray(frame.depth.astype(np.uint16)).tobytes()
-    fx, fy, cx, cy = (float(v) for v in frame.cam)
-    info = CameraInfo(header=header, height=h, width=w, distortion_model="plumb_bob")
-    info.d = [0.0] * 5
-    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return color, depth, info
-
-
-class Harness:
-    """The node subprocess plus a driver node that publishes frames and records outputs."""
-
-    def __init__(self, model: str = "random:lite", params: tuple = (), domain: Optional[int] = None,
-                 log_path: Optional[str] = None):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, Image
-
-        from kpfusion_ros.msg import HandPoseArray
-
-        self.domain = domain if domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "42"))
-        env = dict(os.environ, ROS_DOMAIN_ID=str(self.domain), PYTHONUNBUFFERED="1")
-        args = [str(node_executable()), "--ros-args", "-p", "color_topic:=/cam/color", "-p", "depth_topic:=/cam/depth",
-                "-p", "camera_info_topic:=/cam/info", "-p", f"model_path:={model}", "-p", "device:=cpu",
-                "-p", "diagnostics_period:=1.0", "-p", "publish_tf:=false"]
-        for p in params:
-            args += ["-p", p]
-        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        self.ctx = Context()
-        rclpy.init(context=self.ctx, domain_id=self.domain)
-        self.node = rclpy.create_node("kpfusion_soak_driver", context=self.ctx)
-        self.ex = SingleThreadedExecutor(context=self.ctx)
-        self.ex.add_node(self.node)
-        rel = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        self.arrivals: list[tuple[int, int]] = []  # (stamp ns, arrival ns)
-        self.diag: list[tuple[float, dict]] = []
-        self.node.create_subscription(HandPoseArray, "/kpfusion/hand_poses", self._on_pose, rel)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, rel)
-        q = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self.pubs = (self.node.create_publisher(Image, "/cam/color", q),
-                     self.node.create_publisher(Image, "/cam/depth", q),
-                     self.node.create_publisher(CameraInfo, "/cam/info", q))
-        self.sent = 0
-        self.hands_published = 0  # hands in all HandPoseArrays received
-
-    def _on_pose(self, msg):
-        self.arrivals.append((msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, time.time_ns()))
-        self.hands_published += len(msg.hands)
-
-    def _on_diag(self, msg):
-        if msg.status:
-            self.diag.append((time.monotonic(), {kv.key: kv.value for kv in msg.status[0].values}))
-
-    def spin(self, seconds: float, until=None) -> bool:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.005)
-            if until is not None and until():
-                return True
-        return until() if until is not None else True
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        if not self.spin(timeout, lambda: all(p.get_subscription_count() > 0 for p in self.pubs)
-                         or self.proc.poll() is not None):
-            raise RuntimeError("the node never subscribed")
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the node exited with {self.proc.returncode}")
-
-    def publish(self, frame) -> int:
-        stamp = time.time_ns()
-        for p, m in zip(self.pubs, _messages(frame, stamp)):
-            p.publish(m)
-        self.sent += 1
-        return stamp
-
-    def stream(self, frames, rate: float, seconds: float, on_tick=None) -> None:
-        """Publish at ``rate`` Hz for ``seconds`` (spinning in between); ``on_tick(t)`` about once a second."""
-        period = 1.0 / rate
-        t0 = time.monotonic()
-        nxt, k, last_tick = t0, 0, -1
-        while (now := time.monotonic()) - t0 < seconds:
-            if now >= nxt:
-                self.publish(frames[k % len(frames)])
-                k += 1
-                nxt += period
-                if nxt < now - 1.0:  # fell behind by a second: do not burst
-                    nxt = now
-            if on_tick is not None and int(now - t0) != last_tick:
-                last_tick = int(now - t0)
-                on_tick(now - t0)
-            self.ex.spin_once(timeout_sec=max(0.0, min(nxt - time.monotonic(), 0.01)))
-
-    def latest_diag(self, after: Optional[float] = None, timeout: float = 5.0) -> dict:
-        after = time.monotonic() if after is None else after
-        self.spin(timeout, lambda: bool(self.diag) and self.diag[-1][0] > after)
-        return dict(self.diag[-1][1]) if self.diag else {}
-
-    def close(self) -> int:
-        import rclpy
-
-        try:
-            self.ex.shutdown()
-            self.node.destroy_node()
-            rclpy.shutdown(context=self.ctx)
-        finally:
-            stop_process(self.proc)
-            if self._log is not subprocess.DEVNULL:
-                self._log.close()
-        return self.proc.returncode
-
-
-def latency_stats(arrivals, t_from_ns: Optional[int] = None, t_to_ns: Optional[int] = None) -> dict:
-    lat = np.array([(a - s) / 1e6 for s, a in arrivals
-                    if (t_from_ns is None or s >= t_from_ns) and (t_to_ns is None or s < t_to_ns)])
-    if lat.size == 0:
-        return {"n": 0}
-    return {"n": int(lat.size), "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
-            "p99": float(np.percentile(lat, 99)), "max": float(lat.max())}
+from kpfusion_ros.data.synthetic.presets import clean_frames
+from kpfusion_ros.ros.harness import BENCH_PARAMS, latency_stats, start_rig, stop_rig
 
 
 def run_soak(seconds: float, rate: float, hands: int, model: str = "random:lite", width: int = 640,
              height: int = 480, warmup_s: float = 5.0, warmup_frames: int = 10, log_path: Optional[str] = None, params: tuple = ()) -> dict:
     load_before = os.getloadavg()
-    frames = render_frames(hands, width, height)
-    h = Harness(model=model, params=params, log_path=log_path)
+    frames = clean_frames(hands, width, height)
+    h = start_rig(None, *BENCH_PARAMS, *params, model=model, markers=False, tf=False, log_path=log_path,
+                  name="kpfusion_soak_driver")
     try:
-        h.wait_ready()
         rss = []  # (t, MB)
         h.stream(frames, rate, warmup_s)
         # warm-up also until a few frames went through the model (allocator caches fill on the first
@@ -239,17 +44,18 @@ def run_soak(seconds: float, rate: float, hands: int, model: str = "random:lite"
         while int(h.latest_diag(timeout=1.5).get("frames_processed", 0)) < warmup_frames and time.monotonic() - t_w < 60:
             h.stream(frames, rate, 1.0)
         t_start_ns = time.time_ns()
-        rss.append((0.0, rss_mb(h.proc.pid)))
+        rss.append((0.0, h.proc.rss_mb()))
         d0 = h.latest_diag()
         hands0, arrivals0 = h.hands_published, len(h.arrivals)
-        h.stream(frames, rate, seconds, on_tick=lambda t: rss.append((round(t, 1), rss_mb(h.proc.pid))))
+        h.stream(frames, rate, seconds, on_tick=lambda t: rss.append((round(t, 1), h.proc.rss_mb())))
         t_end_ns = time.time_ns()
-        rss.append((seconds, rss_mb(h.proc.pid)))
+        rss.append((seconds, h.proc.rss_mb()))
         h.spin(3.0)  # let the last frames come out
         d1 = h.latest_diag()
         alive = h.proc.poll() is None
     finally:
-        rc = h.close()
+        stop_rig(h)
+        rc = h.proc.returncode
     third = (t_end_ns - t_start_ns) // 3
     sets = int(d1.get("sets_received", 0)) - int(d0.get("sets_received", 0))
     processed = int(d1.get("frames_processed", 0)) - int(d0.get("frames_processed", 0))

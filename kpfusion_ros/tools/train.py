@@ -29,6 +29,7 @@ def parse_overrides(items) -> dict:
     return out
 
 
+from ..training.data import DataConfig  # noqa: E402
 from .dataset_args import add_dataset_arguments, open_dataset  # noqa: E402
 
 
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=8e-4)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--workers", type=int, default=DataConfig.workers,
+                   help="background crop-rendering processes (0 = render in the training process)")
+    p.add_argument("--rgb-drop", type=float, default=DataConfig.rgb_drop,
+                   help="fraction of training crops whose colour is blanked (depth must carry the pose)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads for the optimiser process (0 = torch's default)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format for the image branches")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="forward-pass autocast")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--out", required=True, help="run directory (last.pt, metrics.csv, loss.png, …)")
     p.add_argument("--no-resume", action="store_true")
@@ -71,15 +79,16 @@ def main(argv=None) -> int:
     import torch
 
     from ..training import TrainConfig, Trainer
-    from ..training.data import DataConfig
 
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     cfg = TrainConfig(
         preset=args.preset, overrides=parse_overrides(args.set),
         data=DataConfig(seed=args.seed, width=args.width, height=args.height,
                         frames_per_step=args.frames_per_step, pool=args.pool, refresh=args.refresh,
-                        augment=not args.no_augment),
+                        augment=not args.no_augment, workers=args.workers, rgb_drop=args.rgb_drop),
         steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, time_budget_s=args.time_budget,
-        device=args.device, init_seed=args.init_seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
+        device=args.device, precision=args.precision, channels_last=args.channels_last, init_seed=args.init_seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
         tensorboard=args.tensorboard)
     t0 = time.time()
     dataset = open_dataset(args)

@@ -283,7 +283,7 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
         return {"sample": torch.zeros(0, dtype=torch.long)}
     # colour stays 0–255 (uint8) in the pool: the batch builder scales it
     cc = replace(crop_cfg, dtype=torch.float32)
-    finish = sensor_finish(scenes, gens, sensor, syn.width)
+    finish = sensor_finish(scenes, syn.width)
     batch, _ = render_hand_crops(scenes, hands, np.stack(cents), np.stack(cubes), cc, finish,
                                  torch.Generator().manual_seed(int(seed) * 7919 + int(indices[0])))
     out = {n: getattr(batch, n) for n in _CROP_FIELDS}

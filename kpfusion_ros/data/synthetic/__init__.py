@@ -3,7 +3,7 @@
 Public API::
 
     from kpfusion_ros.data.synthetic import (
-        SyntheticConfig, SceneConfig, SensorConfig, HandFrame, FrameBatch,
+        SyntheticConfig, SceneConfig, SensorModel, SENSORS, get_sensor, HandFrame, FrameBatch,
         render_frame, render_batch, SyntheticHands, render_sequence,
         write_split, SyntheticSplit, OBJECT_INSTANCE)
 
@@ -23,17 +23,18 @@ from .generator import (
     render_frame,
 )
 from .scene import OBJECT_INSTANCE, SceneConfig
-from .sensor import CLEAN, SensorConfig
+from .sensor import SENSORS, SensorModel, get_sensor
 from .sequence import render_sequence
 from .split import SyntheticSplit, write_split
 
 __all__ = [
-    "CLEAN",
     "FrameBatch",
     "HandFrame",
     "OBJECT_INSTANCE",
     "SceneConfig",
-    "SensorConfig",
+    "SENSORS",
+    "SensorModel",
+    "get_sensor",
     "SyntheticConfig",
     "SyntheticHands",
     "frame_seed",

@@ -10,7 +10,7 @@ import torch
 from ...joints import NUM_JOINTS
 from .render import ATTR_DIM, GEOM_DIM, TYPES, PrimTable, cast, shade
 from .scene import SceneConfig, SceneSpec, sample_scene, scene_primitives
-from .sensor import CLEAN, SensorConfig, apply_depth_defects, draw_sensor_noise, finish_color
+from .sensor import SensorModel, get_sensor, simulate_color, simulate_depth, stack_sensor_params
 
 VIS_MARGIN_MM = 6.0  # a joint is visible if the first surface on its pixel is < radius + this in front
 
@@ -22,13 +22,15 @@ class SyntheticConfig:
     width: int = 640
     height: int = 480
     scene: SceneConfig = field(default_factory=SceneConfig)
-    sensor: SensorConfig = field(default_factory=SensorConfig)
-    clean: bool = False  # no sensor defects at all (label tests)
+    #: The RGB-D camera (:mod:`.sensor`): a preset name ("sr300", "d435", "d415", "azure_kinect",
+    #: "mixed" = one of them per frame, "clean") or a SensorModel.
+    sensor: str | SensorModel = "mixed"
+    clean: bool = False  # no sensor defects at all (label tests): the "clean" sensor
     roi: tuple[int, int, int, int] | None = None  # render only this window (u0, v0, w, h)
 
     @property
-    def effective_sensor(self) -> SensorConfig:
-        return CLEAN if self.clean else self.sensor
+    def effective_sensor(self) -> SensorModel:
+        return get_sensor("clean" if self.clean else self.sensor)
 
 
 @dataclass
@@ -168,7 +170,7 @@ def light_tensors(scenes: list[SceneSpec], device) -> list[torch.Tensor]:
 def render_scenes(
     scenes: list[SceneSpec],
     gens: list[torch.Generator],
-    sensor: SensorConfig,
+    sensor: SensorModel,
     device: str | torch.device = "cpu",
     roi: tuple[int, int, int, int] | None = None,
     keep_clean: bool = False,
@@ -176,7 +178,9 @@ def render_scenes(
     indices: list[int] | None = None,
     stamps: list[float] | None = None,
 ) -> FrameBatch:
-    """Render B scenes (same size) in one batched call; ``gens`` give each frame's sensor noise."""
+    """Render B scenes (same size) in one batched call; each scene's ``sensor`` holds its sampled
+    camera parameters (:func:`.sensor.sample_sensor_params`; ``gens`` and ``sensor`` are kept for
+    the callers' symmetry, the noise comes from the parameters' keys)."""
     device = torch.device(device)
     dtype = torch.float32
     B = len(scenes)
@@ -187,14 +191,9 @@ def render_scenes(
     cam_full = torch.as_tensor(np.stack([s.cam for s in scenes]), dtype=dtype, device=device)
     gb = cast(prims, cam_full, h, w, origin=(u0, v0))
     rgb = shade(gb, *light_tensors(scenes, device))
-    rnd_list = [draw_sensor_noise(g, h, w) for g in gens]
-    rnd = {k: torch.stack([r[k] for r in rnd_list]).to(device) for k in rnd_list[0]}
-    sp = {k: torch.tensor([s.sensor[k] for s in scenes], dtype=dtype, device=device) for k in scenes[0].sensor}
-    if sensor == CLEAN:
-        sp = {k: torch.zeros_like(v) for k, v in sp.items()}
-    sp["dx"], sp["dy"] = sp["dx"].round().long(), sp["dy"].round().long()
-    color = finish_color(rgb, sp, rnd, sensor, W)
-    depth = apply_depth_defects(gb.z, sp, rnd, sensor)
+    P = stack_sensor_params([sc.sensor for sc in scenes], device)
+    color = simulate_color(rgb, P, origin=(u0, v0), full_width=W)
+    depth = simulate_depth(gb.z, gb.normal, gb.albedo, cam_full, P, origin=(u0, v0), full_width=W)
     # labels
     cam = cam_full.clone()
     cam[:, 2] -= u0
@@ -222,25 +221,28 @@ def render_scenes(
     )
 
 
-def sensor_finish(scenes: list[SceneSpec], gens: list[torch.Generator], sensor: SensorConfig, width_ref: int):
-    """The sensor model as a ``finish(z, gbuffer, rgb, pitch)`` callable for :func:`.crops.render_hand_crops`.
+def sensor_finish(scenes: list[SceneSpec], full_width: int):
+    """The scenes' cameras as a ``finish(z, gbuffer, rgb, pitch)`` callable for :func:`.crops.render_hand_crops`.
 
-    Applies each scene's sampled defects (:mod:`.sensor`) on the rendered canvas, noise maps drawn
-    from ``gens`` (one per sample, after the scene). Returns (depth mm float K×S×S, colour uint8 K×S×S×3).
+    A crop's canvas samples the frame every ``pitch`` full-resolution pixels (OpenCV's nearest
+    resize picks every ⌊pitch⌋-th or ⌈pitch⌉-th pixel), so the sensor model runs on it as on a
+    window of the same camera at 1/pitch of the resolution: intrinsics and frame width divided
+    by ``pitch``, the window's origin at the crop's first pixel. Pixel-sized effects (band
+    widths, edge rims, windows) then have their size in full-resolution pixels, up to the
+    nearest pick's ±1 px; noise follows the virtual camera's pixels. Returns (depth mm float
+    K×S×S, colour uint8 K×S×S×3).
     """
     def finish(z, gb, rgb, pitch):
-        K, h, w = z.shape
         dev = z.device
-        rnd_list = [draw_sensor_noise(g, h, w) for g in gens]
-        rnd = {k: torch.stack([r[k] for r in rnd_list]).to(dev) for k in rnd_list[0]}
-        sp = {k: torch.tensor([sc.sensor[k] for sc in scenes], dtype=torch.float32, device=dev)
-              for k in scenes[0].sensor}
-        if sensor == CLEAN:
-            sp = {k: torch.zeros_like(v) for k, v in sp.items()}
-        sp["dx"], sp["dy"] = sp["dx"].round().long(), sp["dy"].round().long()
-        color = finish_color(rgb, sp, rnd, sensor, width_ref)
-        depth = apply_depth_defects(z, sp, rnd, sensor).to(torch.float32)
-        return depth, color
+        P = stack_sensor_params([sc.sensor for sc in scenes], dev)
+        s = (1.0 / pitch).to(torch.float32).view(-1, 1)
+        cam = gb.cam.to(torch.float32) * s
+        origin = torch.stack([gb.us[:, 0], gb.vs[:, 0]], -1).to(torch.float32) * s
+        origin = origin.round().long()
+        width = int(round(full_width * float(s.median())))
+        depth = simulate_depth(z, gb.normal, gb.albedo, cam, P, origin=origin, full_width=width)
+        color = simulate_color(rgb, P, origin=origin, full_width=width)
+        return depth.to(torch.float32), color
     return finish
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ...joints import FINGER_CHAINS as NET_CHAINS
+from ...joints import NETWORK_FINGER_CHAINS as NET_CHAINS
 from ...joints import NUM_JOINTS
 
 LONG_FINGERS: tuple[str, ...] = ("index", "middle", "ring", "pinky")

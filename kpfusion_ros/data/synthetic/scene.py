@@ -32,7 +32,7 @@ import torch
 from . import hand_model as hm
 from .grasp import GraspObject, make_grasp
 from .hand_model import choice, normal, normalize, randint, uniform
-from .sensor import SensorConfig
+from .sensor import SensorModel, sample_sensor_params
 
 OBJECT_INSTANCE = 2
 BACKGROUND_INSTANCE = -1
@@ -53,7 +53,7 @@ class SceneConfig:
     clutter: tuple[int, int] = (2, 9)  # number of background clutter primitives (free view)
     p_skin_clutter: float = 0.3
     p_table: float = 0.8  # free view: a table plane
-    fx_640: tuple[float, float] = (570.0, 650.0)  # focal length for a 640 px wide image
+    fx_640: tuple[float, float] = (440.0, 660.0)  # focal length for a 640 px wide image (HFOV 52°–72°)
     #: Weights of the free, egocentric and table-top views.
     views: tuple[float, float, float] = (0.3, 0.35, 0.35)
     ego_hand_z_mm: tuple[float, float] = (250.0, 600.0)
@@ -102,7 +102,7 @@ class SceneSpec:
     hands: list[HandState]
     objects: list[Solid]
     background: Background
-    sensor: dict[str, float] = field(default_factory=dict)
+    sensor: dict[str, float] = field(default_factory=dict)  # the camera's per-frame parameters (.sensor)
     view: str = "free"
 
 
@@ -291,23 +291,6 @@ def _occluders(gen, width, cam, cfg, anchor_uv, clutter) -> None:
                                             BACKGROUND_INSTANCE))
 
 
-def sample_sensor(gen, cfg: SensorConfig) -> dict[str, float]:
-    m = cfg.misregistration
-    return {
-        "sigma1m": uniform(gen, 0.4, 1.0) * cfg.depth_noise,
-        "fly": uniform(gen, 0.0, 1.0) * cfg.flying_pixels,
-        "hole": uniform(gen, 0.2, 1.0) * cfg.edge_holes,
-        "hole_width": uniform(gen, 1.0, 2.0),
-        "dropout": uniform(gen, 0.0, 1.0) * cfg.dropout,
-        "salt": uniform(gen, 0.0, 0.003) * (cfg.dropout > 0),
-        "dx": float(randint(gen, -m, m + 1)) if m > 0 else 0.0,
-        "dy": float(randint(gen, -m, m + 1)) if m > 0 else 0.0,
-        "blur_len": uniform(gen, 0.0, cfg.motion_blur) if uniform(gen, 0, 1) < 0.5 else 0.0,
-        "blur_angle": uniform(gen, 0.0, math.pi),
-        "cnoise": uniform(gen, 0.3, 1.0) * cfg.color_noise,
-    }
-
-
 def _sides(gen, cfg: SceneConfig) -> list[bool]:
     nh = cfg.num_hands
     if nh is None:
@@ -472,14 +455,14 @@ def _sample_table(gen, width, height, cam, cfg, sides):
 
 
 def sample_scene(gen: torch.Generator, width: int, height: int, cfg: SceneConfig,
-                 sensor: SensorConfig, cam: np.ndarray | None = None) -> SceneSpec:
+                 sensor: str | SensorModel, cam: np.ndarray | None = None) -> SceneSpec:
     """One random frame: camera, view, 0–2 hands (grasps, nearby objects), background, sensor."""
     cam = sample_camera(gen, width, height, cfg) if cam is None else np.asarray(cam, dtype=np.float64)
     sides = _sides(gen, cfg)
     view = VIEWS[choice(gen, cfg.views)]
     fn = {"free": _sample_free, "ego": _sample_ego, "table": _sample_table}[view]
     hands, objects, bg = fn(gen, width, height, cam, cfg, sides)
-    return SceneSpec(width, height, cam, hands, objects, bg, sample_sensor(gen, sensor), view)
+    return SceneSpec(width, height, cam, hands, objects, bg, sample_sensor_params(gen, sensor), view)
 
 
 # --------------------------------------------------------------------------- primitives

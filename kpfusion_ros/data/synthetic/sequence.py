@@ -23,7 +23,8 @@ from .generator import SyntheticConfig, frame_generator, render_scenes
 from .hand_model import normal, normalize, uniform
 from .grasp import make_grasp
 from .scene import (OBJECT_INSTANCE, HandState, SceneSpec, Solid, place_hand, random_color, sample_background,
-                    sample_camera, sample_sensor, texture)
+                    sample_camera, texture)
+from .sensor import sample_sensor_params
 
 _SEQ_INDEX = 0x5E9  # generator stream for the sequence's static content (frames use 1 + i)
 
@@ -123,7 +124,7 @@ def render_sequence(
     def flush():
         gens = [frame_generator(seed, 1 + i) for i in idxs]
         for g, sc in zip(gens, batch):
-            sc.sensor = sample_sensor(g, sensor)
+            sc.sensor = sample_sensor_params(g, sensor)
         fb = render_scenes(batch, gens, sensor, device, config.roi, False,
                            seeds=[seed] * len(idxs), indices=list(idxs), stamps=list(stamps))
         return fb.frames()

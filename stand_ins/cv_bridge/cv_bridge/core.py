@@ -2,7 +2,9 @@
 """Pure-Python CvBridge: sensor_msgs/Image <-> numpy arrays.
 
 Follows cv_bridge's Python core.py (Humble 3.2.x / Rolling) and the C++ rules it calls (getCvType,
-getConversionCode, cvtColor); written from the documented behaviour, not copied. NumPy 2 compatible.
+getConversionCode, cvtColor); written from the documented behaviour, not copied. Needs no Boost
+extension, so it imports under NumPy 2; where upstream's Python misreads a message (a ``step`` that is
+not a multiple of the pixel size) or fails under NumPy 2 (a non-host byte order), this does the same.
 """
 
 import re
@@ -152,7 +154,13 @@ class CvBridge(object):
         return _DEPTH_TO_DTYPE[depth], channels
 
     def imgmsg_to_cv2(self, img_msg, desired_encoding='passthrough'):
-        """sensor_msgs/Image -> numpy array (H, W) or (H, W, C), honouring step and is_bigendian."""
+        """sensor_msgs/Image -> numpy array (H, W) or (H, W, C), with upstream's two quirks (see README).
+
+        As upstream, the data is read as ``height`` consecutive rows of ``step // pixel size`` pixels,
+        then cut to ``width``: row padding that is a multiple of the pixel size is dropped correctly, any
+        other padding shifts the rows (silently). A byte order other than the host's is swapped with
+        ``ndarray.newbyteorder``, which NumPy 2 no longer has (AttributeError there, for any encoding).
+        """
         dtype, n_channels = self.encoding_to_dtype_with_channels(img_msg.encoding)
         dtype = np.dtype(dtype).newbyteorder('>' if img_msg.is_bigendian else '<')
         data = img_msg.data
@@ -166,17 +174,16 @@ class CvBridge(object):
         if height * step != nbytes:
             raise CvBridgeError('Image is wrongly formed: height * step != size  or  %d * %d != %d'
                                 % (height, step, nbytes))
+        shape = (height, width) if n_channels == 1 else (height, width, n_channels)
         if height == 0 or width == 0:
-            shape = (height, width) if n_channels == 1 else (height, width, n_channels)
             im = np.zeros(shape, dtype=dtype)
         else:
-            rows = np.ndarray(shape=(height, step), dtype=np.uint8, buffer=buf)
-            im = rows[:, :width * pixel].view(dtype)
-            if n_channels != 1:
-                im = im.reshape(height, width, n_channels)
+            row_pixels = step // pixel  # upstream: int(step / itemsize [/ channels])
+            flat = np.frombuffer(buf, dtype=np.uint8, count=height * row_pixels * pixel)
+            im = flat.view(dtype).reshape((height, row_pixels) + shape[2:])[:, :width]
             im = np.ascontiguousarray(im)
         if img_msg.is_bigendian == (sys.byteorder == 'little'):
-            im = im.byteswap().view(im.dtype.newbyteorder())
+            im = im.byteswap().newbyteorder()  # as upstream: ndarray.newbyteorder is gone in NumPy 2
         if desired_encoding == 'passthrough':
             return im
         return _cvt_color2(im, img_msg.encoding, desired_encoding)

@@ -55,8 +55,9 @@ class Subscriber(SimpleFilter):
     """A subscription whose messages are passed to the connected filters.
 
     ``Subscriber(node, msg_type, topic, qos_profile=QoSProfile(depth=10), **kwargs)``; extra keyword
-    arguments (``callback_group=`` ...) go to ``node.create_subscription``. The default QoS is depth 10,
-    RELIABLE, as upstream: it receives nothing from a BEST_EFFORT publisher.
+    arguments (``callback_group=``, ``event_callbacks=``, ``qos_overriding_options=`` ...) go to
+    ``node.create_subscription`` unchanged, as upstream. The default QoS is depth 10, RELIABLE, as
+    upstream: it receives nothing from a BEST_EFFORT publisher.
     """
 
     def __init__(self, node, msg_type, topic, qos_profile=None, **kwargs):
