@@ -267,7 +267,7 @@ def evaluate_localizer(frames: Sequence[dict], localizer, match_mm: float = 80.0
     centre error (matched), AUROC of the score (matched vs unmatched detections, all scores ≥ 0 kept:
     ``min_score`` 0 for this), handedness accuracy (matched) and, per threshold, recall / FP per frame."""
     from kpfusion_ros.evaluation.metrics import auroc
-    from kpfusion_ros.tools.bench_localizer import match
+    from kpfusion_ros.evaluation.matching import match_centres as match
 
     loc_all = type(localizer)(replace(localizer.config, min_score=0.0), verifier=localizer.verifier) \
         if localizer.verifier is not None else localizer

@@ -104,7 +104,7 @@ def evaluate(localizers: dict, frames, match_mm: float, thresholds=()) -> dict:
             # unthresholded: score ranking, handedness, trade-off
             allc = open_locs[name].localize(depth, cam)
             ca = np.array([c.centre_mm for c in allc], dtype=np.float64).reshape(-1, 3)
-            pa = {j: i for i, j, _ in match(gt, ca, match_mm)}
+            pa = {j: i for i, j, _ in match_centres(gt, ca, match_mm)}
             for j, c in enumerate(allc):
                 (a["pos"] if j in pa else a["neg"]).append(float(c.score))
                 if j in pa and getattr(c, "p_right", 0.5) != 0.5:

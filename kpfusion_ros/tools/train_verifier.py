@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None,
                    help="weights written after every epoch (default: <data-dir>/checkpoint.pt)")
     p.add_argument("--out", default="models/hand_verifier.pt", help="weights; the sidecar goes beside it (.json)")
+    p.add_argument("--finalize", default=None, metavar="CHECKPOINT",
+                   help="do not train: ship the weights of a --checkpoint file of an earlier run of this command "
+                        "(measured on the validation seed, sidecar written as after training)")
     p.add_argument("--fp32", action="store_true", help="store fp32 weights (default fp16)")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -79,9 +82,18 @@ def main(argv=None) -> int:
                                          "command": "kpfusion-train-verifier " + " ".join(sys.argv[1:] if argv is None else argv)},
                       half=False)
 
-    model, hist = train(frames, cfg, lcfg, val_frames=None, progress=not args.quiet,
-                        log=(lambda *a: None) if args.quiet else (lambda s: print(s, file=sys.stderr)),
-                        checkpoint=checkpoint)
+    if args.finalize:
+        from dataclasses import asdict
+
+        from kpfusion_ros.detection.verifier import load_verifier
+
+        model, ck = load_verifier(args.finalize)
+        hist = {"finalized_from_checkpoint": ck.get("description", ""), "checkpoint_command": ck.get("command", ""),
+                "config": asdict(cfg)}
+    else:
+        model, hist = train(frames, cfg, lcfg, val_frames=None, progress=not args.quiet,
+                            log=(lambda *a: None) if args.quiet else (lambda s: print(s, file=sys.stderr)),
+                            checkpoint=checkpoint)
     metrics = {}
     if val:
         loc = HandLocalizer(lcfg, verifier=model)
