@@ -182,9 +182,12 @@ class LocalizerConfig:
     shape_area_weight: float = 4.0
     shape_area_cm2: float = 70.0
     shape_relief_weight: float = 0.126
-    #: Candidates scoring lower are dropped (0: rank only; see docs/localizer.md for the
-    #: recall / false-positive trade-off). The node's ``min_hand_score`` parameter sets it.
-    min_score: float = 0.1
+    #: Candidates whose verifier p(hand) is lower are dropped (chosen on synthetic validation frames;
+    #: the trade-off: docs/real_frames.md). The node's ``min_hand_score`` parameter sets it.
+    min_score: float = 0.5
+    #: The same threshold on the geometric hand-likeness, used instead when there is no verifier
+    #: (its scale differs: smooth blobs ~0.02, rendered hands 0.2–0.9; docs/localizer.md).
+    geometric_min_score: float = 0.1
     #: Components with fewer sub-sampled pixels are ignored outright (noise).
     min_pixels: int = 6
     #: At most this many candidates are returned, best score first.
@@ -347,7 +350,7 @@ class HandLocalizer:
         cam = CameraIntrinsics.of(intrinsics)
         d = _to_mm(depth)
         if self.verifier is None:
-            cands = [cd for cd in self.geometric_candidates(d, cam, gated=True) if cd.score >= c.min_score]
+            cands = [cd for cd in self.geometric_candidates(d, cam, gated=True) if cd.score >= c.geometric_min_score]
             cands.sort(key=lambda cd: -cd.score)
             return cands[: c.max_hands]
         cands = self.verify(d, cam, self.proposals(d, cam))

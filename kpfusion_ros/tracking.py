@@ -56,8 +56,9 @@ Rules (all in :class:`TrackerConfig`):
   (of max(p, 1 − p)) it is published as UNKNOWN (its crop still follows the likelier side: a left
   hand is mirrored before the network, as the network was trained);
 * hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
-  track's life; the published confidence is :func:`overall_confidence` of it and of the pose's
-  confidence, and confirmed tracks below ``min_hand_confidence`` are not published;
+  track's life; the published confidence is :func:`overall_confidence`: mainly of it, a little
+  (``pose_confidence_weight``) of the pose's confidence; confirmed tracks below
+  ``min_hand_confidence`` are not published;
 * two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
 * ids are integers from 1, monotonic and never reused, even across :meth:`reset`
   (unless ``reset(reset_ids=True)``);
@@ -127,6 +128,8 @@ class TrackerConfig:
     max_side_logit: float = 6.0
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     min_hand_confidence: float = 0.0
+    #: Weight of the pose's own confidence in the overall confidence (the rest is the hand score).
+    pose_confidence_weight: float = 0.25
 
     def __post_init__(self) -> None:
         if self.gate_mm <= 0 or self.gate_speed_mm_s < 0 or self.max_gate_mm < self.gate_mm:
@@ -138,7 +141,7 @@ class TrackerConfig:
         if self.max_side_logit <= 0:
             raise ValueError("max_side_logit must be > 0")
         for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
-                     "min_handedness_confidence", "min_hand_confidence"):
+                     "min_handedness_confidence", "min_hand_confidence", "pose_confidence_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
 
@@ -245,17 +248,23 @@ def refine_centres(centres_mm, joints_mm, confidence, min_confidence: float) -> 
     return np.where(ok[:, None], mean, c)
 
 
-def overall_confidence(hand_score: float | None, pose_confidence: float | None) -> float:
-    """The published confidence that a track is a hand with a correct pose, in [0, 1].
+def overall_confidence(hand_score: float | None, pose_confidence: float | None,
+                       pose_weight: float = 0.25) -> float:
+    """The published confidence that a track is a hand with a usable pose, in [0, 1].
 
-    The geometric mean of the track's hand score (the localiser's p(hand), averaged over its
-    matched detections) and the pose's own confidence (:func:`kpfusion_ros.pipeline.pose_confidence`):
-    both must be high. Either one missing (no verifier; no pose yet) leaves the other.
+    A weighted geometric mean ``hand_score^(1 − w) · pose_confidence^w`` (``w = pose_weight``,
+    :attr:`TrackerConfig.pose_confidence_weight`): mainly the track's hand score (the localiser's
+    p(hand), averaged over its matched detections), which ranks true hands above false ones on
+    synthetic and real frames (docs/real_frames.md), lowered by a pose the network itself doubts
+    (:func:`kpfusion_ros.pipeline.pose_confidence`). Either one missing (no pose yet) leaves the other.
     """
-    parts = [float(x) for x in (hand_score, pose_confidence) if x is not None and np.isfinite(x)]
+    parts = [(float(x), wt) for x, wt in ((hand_score, 1.0 - pose_weight), (pose_confidence, pose_weight))
+             if x is not None and np.isfinite(x) and wt > 0]
     if not parts:
         return 0.0
-    return float(np.clip(math.prod(parts) ** (1.0 / len(parts)), 0.0, 1.0))
+    total = sum(wt for _, wt in parts)
+    logs = sum(wt * math.log(max(min(x, 1.0), 1e-9)) for x, wt in parts) / total
+    return float(np.clip(math.exp(logs), 0.0, 1.0))
 
 
 def linear_assignment(cost: Sequence[Sequence[float]]) -> list[int]:
@@ -375,7 +384,7 @@ class HandTracker:
 
     def confidence(self, track: Track) -> float:
         """The track's overall confidence (:func:`overall_confidence` of its hand score and last pose confidence)."""
-        return overall_confidence(track.hand_score, track.confidence)
+        return overall_confidence(track.hand_score, track.confidence, self.config.pose_confidence_weight)
 
     def handedness(self, track: Track) -> tuple[int, float]:
         """(HANDEDNESS_LEFT / RIGHT / UNKNOWN, confidence max(p(right), p(left)) in [0.5, 1]) of a track."""

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
+from kpfusion_ros.joints import reorder
 from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
 from kpfusion_ros.localization import HandCandidate
 from kpfusion_ros.model.output import KPFusionOutput
@@ -54,7 +55,11 @@ def test_no_side_estimate_is_unknown_and_right_cropped():
 
 
 def test_overall_confidence_and_the_publishing_threshold():
-    assert overall_confidence(0.81, 0.25) == pytest.approx(0.45)
+    assert overall_confidence(0.81, 0.25, pose_weight=0.5) == pytest.approx(0.45)
+    # by default mostly the hand score: 0.81^0.75 · 0.25^0.25
+    assert overall_confidence(0.81, 0.25) == pytest.approx(0.81 ** 0.75 * 0.25 ** 0.25)
+    assert overall_confidence(0.81, 0.25, pose_weight=0.0) == pytest.approx(0.81)
+    assert overall_confidence(0.9, 0.3) > overall_confidence(0.5, 0.9)  # p(hand) dominates
     assert overall_confidence(None, 0.3) == pytest.approx(0.3) and overall_confidence(0.6, None) == pytest.approx(0.6)
     assert overall_confidence(None, None) == 0.0
     tr = HandTracker(TrackerConfig(min_hits=1, min_hand_confidence=0.5))
@@ -62,7 +67,7 @@ def test_overall_confidence_and_the_publishing_threshold():
     a, b = tr.tracks
     tr.update_from_pose(a.id, np.zeros((21, 3)) + a.centre_mm, 0.8)
     tr.update_from_pose(b.id, np.zeros((21, 3)) + b.centre_mm, 0.8)
-    assert [t.id for t in tr.published_tracks()] == [a.id]  # sqrt(0.2·0.8) = 0.4 < 0.5
+    assert [t.id for t in tr.published_tracks()] == [a.id]  # 0.2^0.75 · 0.8^0.25 = 0.28 < 0.5 <= 0.87
     with pytest.raises(ValueError):
         TrackerConfig(min_hand_confidence=1.5)
     # the node parameter reaches the tracker
@@ -134,5 +139,5 @@ def test_pipeline_mirrors_left_tracks_and_publishes_their_side():
     h = r.hands[0]
     assert h.handedness == HANDEDNESS_LEFT and h.mirrored and h.handedness_confidence > 0.95
     assert h.hand_score == pytest.approx(0.95)
-    assert np.allclose(h.joints_m * 1000.0, gt, atol=1e-3)  # public order == network order until joints.py changes
+    assert np.allclose(h.joints_m * 1000.0, reorder(gt, "network", "public"), atol=1e-3)
     assert 0.0 <= h.confidence <= 1.0
