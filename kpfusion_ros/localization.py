@@ -184,7 +184,7 @@ class LocalizerConfig:
     shape_relief_weight: float = 0.126
     #: Candidates whose verifier p(hand) is lower are dropped (chosen on synthetic validation frames;
     #: the trade-off: docs/real_frames.md). The node's ``min_hand_score`` parameter sets it.
-    min_score: float = 0.5
+    min_score: float = 0.1
     #: The same threshold on the geometric hand-likeness, used instead when there is no verifier
     #: (its scale differs: smooth blobs ~0.02, rendered hands 0.2–0.9; docs/localizer.md).
     geometric_min_score: float = 0.1
