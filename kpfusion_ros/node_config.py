@@ -99,8 +99,8 @@ class NodeConfig:
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "
-                                          "below it handedness is UNKNOWN (the crop still follows the likelier "
-                                          "side).")
+                                          "below it handedness is UNKNOWN and the crop is not mirrored (cropped "
+                                          "as a right hand).")
     # --- outputs -------------------------------------------------------------------------------
     publish_tf: bool = _p(True, "Broadcast one TF frame per joint: <tf_prefix>hand_<id>/<joint>.")
     tf_prefix: str = _p("", "Prefix of the joint TF frames (no leading slash).")

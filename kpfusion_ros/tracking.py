@@ -53,8 +53,8 @@ Rules (all in :class:`TrackerConfig`):
   adds it, clipped to ±``max_side_logit``, to a running mean of the logit over the track's life,
   weighted by the detection's hand score (a doubtful detection says less about the side). The
   track is RIGHT when the mean says p(right) ≥ ½, else LEFT; below ``min_handedness_confidence``
-  (of max(p, 1 − p)) it is published as UNKNOWN (its crop still follows the likelier side: a left
-  hand is mirrored before the network, as the network was trained);
+  (of max(p, 1 − p)) it is published as UNKNOWN. The pipeline mirrors the crop of a LEFT track
+  before the network (as the network was trained); an UNKNOWN one is cropped as a right hand;
 * hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
   track's life; the published confidence is :func:`overall_confidence`: mainly of it, a little
   (``pose_confidence_weight``) of the pose's confidence; confirmed tracks below
@@ -195,7 +195,7 @@ class Track:
 
     @property
     def mirrored(self) -> bool:
-        """Whether the hand's crop is mirrored before the network (a left hand, by the likelier side)."""
+        """Whether the likelier side is left (the pipeline mirrors the crop only once the side is decided LEFT)."""
         return self.p_right < 0.5
 
     @property

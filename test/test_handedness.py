@@ -35,7 +35,7 @@ def test_side_is_a_running_mean_of_the_logit_weighted_by_hand_score():
     tr.update([cand(1.0, right_logit=4.0, score=0.9)], 0.1)
     assert t.p_right == pytest.approx(1 / (1 + np.exp(-0.5)))  # mean logit (−3 + 4)/2 = 0.5 → right side
     assert tr.handedness(t)[0] == HANDEDNESS_UNKNOWN  # 0.62 < 0.75: published as unknown …
-    assert not t.mirrored  # … and cropped as the likelier side
+    assert not t.mirrored  # the likelier side is now right
     for i in range(4):
         tr.update([cand(2.0 + i, right_logit=4.0, score=0.9)], 0.2 + 0.1 * i)
     side, conf = tr.handedness(t)
