@@ -38,6 +38,7 @@ CONSOLE_SCRIPTS = [
     "kpfusion-bench-localizer=kpfusion_ros.tools.bench_localizer:main",
     "kpfusion-bench-train=kpfusion_ros.tools.bench_train:main",
     "kpfusion-sensor-stats=kpfusion_ros.tools.sensor_stats:main",
+    "kpfusion-train-verifier=kpfusion_ros.tools.train_verifier:main",
 ]
 
 setup(

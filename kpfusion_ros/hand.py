@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: Values of :attr:`HandEstimate.handedness` (the subject's own side, as HandPose.msg's constants).
 HANDEDNESS_UNKNOWN, HANDEDNESS_LEFT, HANDEDNESS_RIGHT = 0, 1, 2
 
 
@@ -27,7 +28,15 @@ class HandEstimate:
     confidence: float  # overall, in [0, 1]
     center_m: np.ndarray  # (3,) crop centre, metres
     roi: tuple[int, int, int, int]  # (x, y, width, height) pixels, clipped to the image
+    #: HANDEDNESS_LEFT / RIGHT, or UNKNOWN when ``handedness_confidence`` is below the tracker's
+    #: ``min_handedness_confidence`` (or there is no side estimate at all).
     handedness: int = HANDEDNESS_UNKNOWN
+    #: max(p(right), p(left)) of the track's smoothed side estimate, in [0.5, 1]; 0.5 = no information.
+    handedness_confidence: float = 0.5
+    #: The localiser's p(hand), averaged over the track's detections (None without one).
+    hand_score: float | None = None
+    #: Whether the crop was mirrored before the network (a left hand; the joints are mirrored back).
+    mirrored: bool = False
     extras: dict = field(default_factory=dict)
 
     def valid_mask(self) -> np.ndarray:

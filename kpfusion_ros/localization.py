@@ -4,7 +4,22 @@ The network crops a 250 mm cube around a 3D centre that, at training time, is th
 mean of the 21 ground-truth joints (reference §3 "Crop center and size"); the
 authors' demo asks the user for a box and takes the mean pixel and depth of the
 box pixels in [171, 1500] mm (reference §5). This module estimates that centre by
-itself from the depth image, aiming at the *hand*, not at the forearm attached to it:
+itself from the depth image, in two stages:
+
+* **stage 1, proposals** (geometric, :meth:`HandLocalizer.proposals`): the hand end of every
+  depth blob (below, with no gate rejecting it) and every local depth minimum within
+  ``minima_radius_mm`` (:meth:`HandLocalizer.depth_minima`: a hand held in front of the scene, a
+  hand merged with what it holds), at most ``max_proposals``;
+* **stage 2, the hand verifier** (:meth:`HandLocalizer.verify`, :mod:`kpfusion_ros.detection`): a
+  tiny CNN trained on synthetic frames looks at a 300 mm metric depth patch around every proposal
+  (one batched forward pass) and gives p(hand), p(right hand) and the offset from the proposal to
+  the hand's joint mean; the best ``verifier_rechecks`` proposals, moved by their offset, are
+  looked at again (a second pass), near-duplicates are suppressed (``nms_mm``). Score = p(hand),
+  centre = proposal + offsets; ``min_score`` and ``max_hands`` apply.
+
+Without the verifier (``verifier_path="none"``, or the shipped weights missing: a warning says so)
+the localiser is the geometric stage alone, its gates on, scored by the hand-likeness below.
+The geometric stage finds, per blob, the *hand* end, not the forearm attached to it:
 
 1. depth as float32 millimetres (uint16 mm input is converted, float32 is not
    copied); 0, NaN, ±inf and negative values are invalid;
@@ -84,14 +99,25 @@ Honest assumptions and limits:
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 from kpfusion_ros.camera import CameraIntrinsics, CameraLike
 
-__all__ = ["LocalizerConfig", "HandCandidate", "HandLocalizer", "localize_hands"]
+__all__ = ["LocalizerConfig", "HandCandidate", "HandLocalizer", "localize_hands", "NO_VERIFIER"]
+
+log = logging.getLogger(__name__)
+
+#: ``LocalizerConfig.verifier_path`` value for the geometric localiser alone (no learned verifier).
+NO_VERIFIER = "none"
+#: Radii (sub-sampled pixels) of the min filters of :meth:`HandLocalizer.depth_minima`; each pixel
+#: uses the smallest one at least as large as ``minima_radius_mm`` at its depth.
+_MINIMA_RADII_PX = (2, 3, 4, 6, 8, 11, 15, 20)
 
 
 @dataclass(frozen=True)
@@ -156,13 +182,37 @@ class LocalizerConfig:
     shape_area_weight: float = 4.0
     shape_area_cm2: float = 70.0
     shape_relief_weight: float = 0.126
-    #: Candidates scoring lower are dropped (0: rank only; see docs/localizer.md for the
-    #: recall / false-positive trade-off). The node's ``min_hand_score`` parameter sets it.
+    #: Candidates whose verifier p(hand) is lower are dropped (chosen on synthetic validation frames;
+    #: the trade-off: docs/real_frames.md). The node's ``min_hand_score`` parameter sets it.
     min_score: float = 0.1
+    #: The same threshold on the geometric hand-likeness, used instead when there is no verifier
+    #: (its scale differs: smooth blobs ~0.02, rendered hands 0.2–0.9; docs/localizer.md).
+    geometric_min_score: float = 0.1
     #: Components with fewer sub-sampled pixels are ignored outright (noise).
     min_pixels: int = 6
     #: At most this many candidates are returned, best score first.
     max_hands: int = 2
+
+    # --- the learned verifier (stage 2) and its proposals (stage 1) ---------------------------
+    #: Weights of the hand verifier (:mod:`kpfusion_ros.detection.verifier`): "" = the shipped
+    #: ``models/hand_verifier.pt``, "none" = no verifier (the geometric score alone, the gates on).
+    verifier_path: str = ""
+    #: Stage 1: at most this many proposals per frame go to the verifier.
+    max_proposals: int = 24
+    #: Proposals closer than this (mm) to an earlier one are the same proposal.
+    proposal_merge_mm: float = 30.0
+    #: Local depth minima: nearer than everything within this radius (mm) at their depth.
+    minima_radius_mm: float = 70.0
+    #: Smallest blob (cm²) whose extremity is a proposal.
+    min_proposal_area_cm2: float = 5.0
+    #: Stage 2: the best this many (after suppression) are verified again at their moved centre.
+    verifier_rechecks: int = 6
+    #: Candidates within this distance (mm) of a better-scoring one are suppressed.
+    nms_mm: float = 70.0
+    #: Longest centre correction (mm) taken from one verifier pass.
+    max_offset_mm: float = 150.0
+    #: Edge (mm) of the square around a verified centre whose projection is the candidate's bbox.
+    bbox_mm: float = 200.0
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.min_range_mm < self.max_range_mm):
@@ -179,6 +229,10 @@ class LocalizerConfig:
             raise ValueError("tip_fraction must be in (0, 0.5)")
         if self.max_hands < 0:
             raise ValueError("max_hands must be >= 0")
+        if self.max_proposals < 1 or self.verifier_rechecks < 0:
+            raise ValueError("need max_proposals >= 1 and verifier_rechecks >= 0")
+        if not (self.minima_radius_mm > 0 and self.nms_mm > 0 and self.proposal_merge_mm >= 0):
+            raise ValueError("need minima_radius_mm > 0, nms_mm > 0 and proposal_merge_mm >= 0")
 
 
 @dataclass
@@ -193,10 +247,18 @@ class HandCandidate:
     pixel_count: int
     #: Mean depth of those pixels, mm.
     mean_depth_mm: float
-    #: Ranking score in (0, 1]; higher is better.
+    #: Score in [0, 1]; higher is better: the verifier's p(hand), or the geometric hand-likeness
+    #: when there is no verifier.
     score: float
     #: Physical area of the front part, cm².
     area_cm2: float = 0.0
+    #: The verifier's p(right hand) and its logit (0.5 / 0.0: no estimate, e.g. no verifier).
+    p_right: float = 0.5
+    right_logit: float = 0.0
+    #: Geometric hand-likeness of the proposal it came from (= ``score`` without a verifier).
+    geometric_score: float = 0.0
+    #: Which proposal it came from: "extremity" (a blob's hand end) or "minimum" (a local depth minimum).
+    source: str = "extremity"
 
 
 def _to_mm(depth) -> np.ndarray:
@@ -253,17 +315,31 @@ def _solidity_roughness(P: np.ndarray, uv: np.ndarray) -> tuple[float, float]:
 
 
 class HandLocalizer:
-    """Find up to ``max_hands`` hand candidates in a depth image (see module docstring)."""
+    """Find up to ``max_hands`` hands in a depth image (see the module docstring).
 
-    def __init__(self, config: LocalizerConfig | None = None) -> None:
+    ``verifier``: a :class:`~kpfusion_ros.detection.verifier.HandVerifier` to use instead of the one
+    of ``config.verifier_path`` (tests, training). With no verifier (``verifier_path="none"``, or the
+    shipped file missing: :attr:`verifier_warning` says so) the localiser is the geometric one alone.
+    """
+
+    def __init__(self, config: LocalizerConfig | None = None, verifier=None) -> None:
         self.config = config or LocalizerConfig()
+        self.verifier_warning: str | None = None
+        self.verifier_description = "none (geometric score)"
+        if verifier is not None:
+            self.verifier = verifier.eval()
+            self.verifier_description = "verifier given in code"
+        else:
+            self.verifier, self.verifier_description, self.verifier_warning = _load_verifier(self.config.verifier_path)
+            if self.verifier_warning:
+                log.warning(self.verifier_warning)
 
     def stride_for(self, width: int) -> int:
         c = self.config
         return c.downsample if c.downsample > 0 else max(1, int(round(width / c.work_width)))
 
     def localize(self, depth, intrinsics: CameraLike) -> list[HandCandidate]:
-        """Candidates sorted by decreasing score.
+        """Hands, by decreasing score (at most ``max_hands``, score ≥ ``min_score``).
 
         ``depth``: H×W float (mm, 0/NaN invalid) or uint16 (mm). ``intrinsics``: that
         image's camera (:class:`~kpfusion_ros.camera.CameraIntrinsics`, (fx, fy, cx, cy) or a 3×3 K).
@@ -271,15 +347,113 @@ class HandLocalizer:
         c = self.config
         if c.max_hands == 0:
             return []
-        fx, fy, cx, cy = CameraIntrinsics.of(intrinsics).as_tuple()
+        cam = CameraIntrinsics.of(intrinsics)
         d = _to_mm(depth)
+        if self.verifier is None:
+            cands = [cd for cd in self.geometric_candidates(d, cam, gated=True) if cd.score >= c.geometric_min_score]
+            cands.sort(key=lambda cd: -cd.score)
+            return cands[: c.max_hands]
+        cands = self.verify(d, cam, self.proposals(d, cam))
+        return [cd for cd in cands if cd.score >= c.min_score][: c.max_hands]
+
+    # ------------------------------------------------------------------ stage 1: proposals
+    def proposals(self, depth, intrinsics: CameraLike) -> list[HandCandidate]:
+        """Stage 1 (geometric, no threshold): every blob extremity (ungated :meth:`geometric_candidates`) and
+        every local depth minimum (:meth:`depth_minima`), merged within ``proposal_merge_mm``, at most
+        ``max_proposals`` (extremities first, by score; then minima, nearest first). Score = geometric."""
+        c = self.config
+        cam = CameraIntrinsics.of(intrinsics)
+        d = _to_mm(depth)
+        tips = sorted(self.geometric_candidates(d, cam, gated=False), key=lambda cd: -cd.score)
+        minima = self.depth_minima(d, cam)
+        out: list[HandCandidate] = []
+        for cd in tips + minima:
+            if len(out) >= c.max_proposals:
+                break
+            if all(np.linalg.norm(cd.centre_mm - o.centre_mm) > c.proposal_merge_mm for o in out):
+                out.append(cd)
+        return out
+
+    def _subsampled(self, d: np.ndarray, fx: float):
+        """(stride s, sub-sampled nearest in-range depth z (inf = none)) of a depth frame, or None if too small."""
+        c = self.config
         H, W = d.shape
         s = self.stride_for(W)
-        h, w = H // s, W // s
-        if h < 2 or w < 2:
+        if H // s < 2 or W // s < 2:
+            return None
+        return s, _block_min(d, s, c.min_range_mm, c.max_range_mm)
+
+    def depth_minima(self, depth, intrinsics: CameraLike) -> list[HandCandidate]:
+        """Local depth minima: sub-sampled pixels nearer than everything within ``minima_radius_mm``
+        (metric, at their depth) of them, one per plateau; centre = mean of the 3D points within that
+        radius + ``surface_to_center_mm`` along z. Nearest first. A hand held in front of a scene,
+        a fist or a hand merged with what it holds is a local minimum even when it is no blob's extremity."""
+        c = self.config
+        fx, fy, cx, cy = CameraIntrinsics.of(intrinsics).as_tuple()
+        d = _to_mm(depth)
+        sub = self._subsampled(d, fx)
+        if sub is None:
             return []
-        # Nearest in-range depth of each s×s block (robust to holes, invents no depth).
-        z = _block_min(d, s, c.min_range_mm, c.max_range_mm)
+        s, z = sub
+        valid = np.isfinite(z)
+        if not valid.any():
+            return []
+        big = np.float32(1e9)
+        zz = np.where(valid, z, big).astype(np.float32)
+        f = math.sqrt(fx * fy) / s
+        want = c.minima_radius_mm * f / np.where(valid, zz, big)
+        radii = np.array(_MINIMA_RADII_PX)
+        idx = np.clip(np.searchsorted(radii, want), 0, len(radii) - 1)
+        m = np.full(zz.shape, big, np.float32)
+        for i in np.unique(idx[valid]):
+            r = int(radii[i])
+            er = cv2.erode(zz, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)),
+                           borderType=cv2.BORDER_CONSTANT, borderValue=float(big))
+            sel = idx == i
+            m[sel] = er[sel]
+        lm = valid & (zz <= m)
+        n, lab = cv2.connectedComponents(lm.astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return []
+        vv, uu = np.nonzero(lab)
+        lv = lab[vv, uu]
+        order = np.lexsort((zz[vv, uu], lv))  # by label, then depth
+        first = order[np.r_[True, lv[order][1:] != lv[order][:-1]]]  # nearest pixel of each plateau
+        h, w = z.shape
+        us = np.arange(w) * s + 0.5 * (s - 1)
+        vs = np.arange(h) * s + 0.5 * (s - 1)
+        sz = zz[vv[first], uu[first]].astype(np.float64)
+        seeds = np.stack([(us[uu[first]] - cx) * sz / fx, (vs[vv[first]] - cy) * sz / fy, sz], axis=1)
+        seeds = seeds[np.argsort(sz)][: c.max_proposals]
+        pv, pu = np.nonzero(valid)
+        pz = z[pv, pu].astype(np.float64)
+        P = np.stack([(us[pu] - cx) * pz / fx, (vs[pv] - cy) * pz / fy, pz], axis=1)
+        out = []
+        for seed in seeds:  # a few seeds per frame; each a vectorised pass over the sub-sampled points
+            near = np.sum((P - seed) ** 2, axis=1) <= c.minima_radius_mm ** 2
+            q = P[near]
+            centre = q.mean(axis=0) + np.array([0.0, 0.0, c.surface_to_center_mm])
+            u = (q[:, 0] * fx / q[:, 2] + cx)
+            v = (q[:, 1] * fy / q[:, 2] + cy)
+            bbox = (int(u.min()), int(v.min()), int(u.max() - u.min() + 1), int(v.max() - v.min() + 1))
+            area = float(np.sum(q[:, 2] ** 2) * s * s / (fx * fy) / 100.0)
+            out.append(HandCandidate(centre_mm=centre, bbox=bbox, pixel_count=int(near.sum()) * s * s,
+                                     mean_depth_mm=float(q[:, 2].mean()), score=0.0, area_cm2=area,
+                                     source="minimum"))
+        return out
+
+    def geometric_candidates(self, depth, intrinsics: CameraLike, gated: bool = True) -> list[HandCandidate]:
+        """The geometric stage: the hand end of every depth blob (module docstring, steps 1–8), scored,
+        unsorted, no ``min_score``. ``gated`` False: no test rejects a blob or its hand part for its
+        size, border contact or neck (proposals for the verifier)."""
+        c = self.config
+        fx, fy, cx, cy = CameraIntrinsics.of(intrinsics).as_tuple()
+        d = _to_mm(depth)
+        sub = self._subsampled(d, fx)
+        if sub is None:
+            return []
+        s, z = sub
+        h, w = z.shape
         valid = np.isfinite(z)
         if not valid.any():
             return []
@@ -315,12 +489,9 @@ class HandLocalizer:
         border = np.concatenate([labels[0, :], labels[-1, :], labels[1:-1, 0], labels[1:-1, -1]])
         border_frac = np.bincount(border, minlength=n) / float(border.size)
 
-        keep = (
-            (counts >= c.min_pixels)
-            & (blob_area <= c.max_blob_area_cm2)
-            & (border_frac <= c.max_border_fraction)
-            & (blob_area >= c.min_area_cm2)
-        )
+        keep = (counts >= c.min_pixels) & (blob_area >= (c.min_area_cm2 if gated else c.min_proposal_area_cm2))
+        if gated:
+            keep &= (blob_area <= c.max_blob_area_cm2) & (border_frac <= c.max_border_fraction)
         keep[0] = False
         if not keep.any():
             return []
@@ -330,12 +501,54 @@ class HandLocalizer:
         cam = (fx, fy, cx, cy)
         cands: list[HandCandidate] = []
         for k in np.flatnonzero(keep):
-            cand = self._blob(d, labels, lo, int(k), stats[k], s, us, vs, cam)
+            cand = self._blob(d, labels, lo, int(k), stats[k], s, us, vs, cam, gated=gated)
             if cand is not None:
                 cands.append(cand)
-        cands = [cd for cd in cands if cd.score >= c.min_score]
-        cands.sort(key=lambda cd: -cd.score)
-        return cands[: c.max_hands]
+        return cands
+
+    # ------------------------------------------------------------------ stage 2: the verifier
+    def verify(self, depth, intrinsics: CameraLike, proposals: list[HandCandidate]) -> list[HandCandidate]:
+        """Stage 2: the verifier on every proposal (one batched forward pass), each moved by its predicted
+        offset; the best ``verifier_rechecks`` (after suppressing those within ``nms_mm`` of a better
+        one) are looked at again, centred where the first pass put them (a second forward pass), and
+        take that pass's score, side and offset. Returns candidates sorted by score, none within
+        ``nms_mm`` of a better one, no ``min_score`` or ``max_hands`` applied."""
+        from kpfusion_ros.detection.patches import depth_pyramid
+
+        c = self.config
+        if not proposals:
+            return []
+        cam = CameraIntrinsics.of(intrinsics)
+        pyr = depth_pyramid(depth, 1.0, 10000.0)
+        centres = np.stack([p.centre_mm for p in proposals]).astype(np.float64)
+        out = self._run_verifier(depth, cam, centres, pyr)
+        moved = centres + _clip_norm(out.offset_mm.double().numpy(), c.max_offset_mm)
+        p1 = out.p_hand.double().numpy()
+        keep = _nms(moved, p1, c.nms_mm)[: max(0, c.verifier_rechecks)]
+        if keep:
+            out2 = self._run_verifier(depth, cam, moved[keep], pyr)
+            final = moved[keep] + _clip_norm(out2.offset_mm.double().numpy(), c.max_offset_mm)
+            rows = [(proposals[i], final[j], out2, j) for j, i in enumerate(keep)]
+        else:
+            rows = [(proposals[i], moved[i], out, i) for i in range(len(proposals))]
+        score = np.array([float(o.p_hand[j]) for _, _, o, j in rows])
+        fin = np.stack([f for _, f, _, _ in rows])
+        result = []
+        for j in _nms(fin, score, c.nms_mm):
+            prop, centre, o, k = rows[j]
+            result.append(HandCandidate(
+                centre_mm=centre, bbox=_bbox_around(centre, cam, depth.shape, c.bbox_mm),
+                pixel_count=prop.pixel_count, mean_depth_mm=prop.mean_depth_mm, score=float(o.p_hand[k]),
+                area_cm2=prop.area_cm2, p_right=float(o.p_right[k]), right_logit=float(o.right_logit[k]),
+                geometric_score=prop.score, source=prop.source))
+        return result
+
+    def _run_verifier(self, depth, cam: CameraIntrinsics, centres: np.ndarray, pyramid):
+        from kpfusion_ros.detection.patches import extract_patches
+
+        spec = self.verifier.spec
+        patches = extract_patches(depth, cam, centres, size=spec.patch_size, cube_mm=spec.cube_mm, pyramid=pyramid)
+        return self.verifier.predict(patches)
 
     # ------------------------------------------------------------------ helpers
     def _end_score(self, P, uv, e) -> float:
@@ -382,8 +595,12 @@ class HandLocalizer:
         tip, root = ends[i], ends[1 - i]
         return tip, root, float(np.linalg.norm(tip - root))
 
-    def _blob(self, d, labels, lo, k, stat, s, us, vs, cam) -> HandCandidate | None:
-        """Hand part of component ``k`` (sub-sampled analysis, full-resolution centroid)."""
+    def _blob(self, d, labels, lo, k, stat, s, us, vs, cam, gated: bool = True) -> HandCandidate | None:
+        """Hand part of component ``k`` (sub-sampled analysis, full-resolution centroid).
+
+        ``gated`` False (proposals for the verifier): the neck, area, extent and border tests do not
+        reject the candidate; it is still scored.
+        """
         c = self.config
         fx, fy, cx, cy = cam
         f = math.sqrt(fx * fy)
@@ -408,7 +625,7 @@ class HandLocalizer:
                 Q = P[shell] - P[shell].mean(axis=0)
                 ax = np.linalg.eigh(Q.T @ Q)[1][:, -1]
                 proj = Q @ ax
-                if float(proj.max() - proj.min()) > c.max_neck_mm:
+                if gated and float(proj.max() - proj.min()) > c.max_neck_mm:
                     return None
         else:
             in_hand = np.ones(len(P), bool)
@@ -452,14 +669,14 @@ class HandLocalizer:
             x, y, zv, fu, fv, d2 = x[r], y[r], zv[r], fu[r], fv[r], d2[r]
         area = float(np.sum(zv * zv) / (fx * fy) / 100.0)
         ext = max(float(x.max() - x.min()), float(y.max() - y.min()))
-        if ext > c.max_extent_mm or not (c.min_area_cm2 <= area <= c.max_area_cm2):
+        if gated and (ext > c.max_extent_mm or not (c.min_area_cm2 <= area <= c.max_area_cm2)):
             return None
         # Physical length of image border the hand part lies on: a surface that gets
         # nearer towards (and beyond) the image edge is not a hand in view.
         on_edge = (fu == 0) | (fu == W - 1) | (fv == 0) | (fv == H - 1)
         if on_edge.any():
             edge_mm = float(np.sum(zv[on_edge]) / f)
-            if edge_mm > c.max_front_border_mm:
+            if gated and edge_mm > c.max_front_border_mm:
                 return None
         core = np.ones(zv.shape, bool) if tip is None else d2 <= c.centre_radius_mm**2
         if not core.any():
@@ -467,6 +684,8 @@ class HandLocalizer:
         centre = np.array([x[core].mean(), y[core].mean(), zv[core].mean() + c.surface_to_center_mm])
         bbox = (int(fu.min()), int(fv.min()), int(fu.max() - fu.min() + 1), int(fv.max() - fv.min() + 1))
         near = 1.0 - 0.5 * (zv.mean() - c.min_range_mm) / (c.max_range_mm - c.min_range_mm)
+        if area <= 0.0:
+            return None
         sol, rough = _solidity_roughness(P[in_hand], np.stack([uu, vv], axis=1)[in_hand])
         # Hand-likeness (logistic, calibrated on synthetic scenes): ragged outline (fingers),
         # depth relief, hand-like area.
@@ -484,6 +703,66 @@ class HandLocalizer:
             area_cm2=area,
         )
         return cand
+
+
+def _clip_norm(v: np.ndarray, max_norm: float) -> np.ndarray:
+    """Rows of ``v`` (K×3) scaled down to at most ``max_norm``."""
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    return v * np.minimum(1.0, max_norm / np.maximum(n, 1e-9))
+
+
+def _nms(centres: np.ndarray, scores: np.ndarray, radius: float) -> list[int]:
+    """Indices by decreasing score, dropping any within ``radius`` (3D) of a kept better one."""
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if all(np.linalg.norm(centres[i] - centres[j]) > radius for j in kept):
+            kept.append(int(i))
+    return kept
+
+
+def _bbox_around(centre: np.ndarray, cam: CameraIntrinsics, shape, edge_mm: float) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the projection of a square of ``edge_mm`` facing the camera at ``centre``, clipped."""
+    H, W = shape[:2]
+    fx, fy, cx, cy = cam.as_tuple()
+    z = max(float(centre[2]), 1.0)
+    u, v = centre[0] * fx / z + cx, centre[1] * fy / z + cy
+    hx, hy = 0.5 * edge_mm * fx / z, 0.5 * edge_mm * fy / z
+    x0, x1 = int(np.clip(u - hx, 0, W)), int(np.clip(u + hx, 0, W))
+    y0, y1 = int(np.clip(v - hy, 0, H)), int(np.clip(v + hy, 0, H))
+    return x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)
+
+
+_VERIFIERS: dict = {}
+
+
+def _load_verifier(path: str):
+    """(verifier or None, description, warning or None) for ``LocalizerConfig.verifier_path``.
+
+    "none": no verifier. "": the shipped file; when it is missing the localiser falls back to the
+    geometric score with a warning. Any other path must load: :class:`VerifierLoadError` otherwise.
+    Loaded weights are shared by every localiser of the process (read-only inference).
+    """
+    if path.strip().lower() == NO_VERIFIER:
+        return None, "none (geometric score)", None
+    from kpfusion_ros.detection.verifier import VerifierLoadError, default_verifier_path, load_verifier
+
+    if not path:
+        p = default_verifier_path()
+        if p is None:
+            return None, "none (geometric score)", (
+                "the shipped hand verifier (models/hand_verifier.pt) is not installed: hands are found by the "
+                "geometric score alone (more false hands; set verifier_path to a verifier file, or 'none' to "
+                "silence this)")
+    else:
+        p = Path(path).expanduser()
+    key = (str(p), p.stat().st_mtime_ns if p.is_file() else None)
+    if key not in _VERIFIERS:
+        try:
+            _VERIFIERS[key] = load_verifier(str(p))
+        except VerifierLoadError:
+            raise
+    model, meta = _VERIFIERS[key]
+    return model, f"{p} ({meta.get('description', 'hand verifier')})", None
 
 
 def localize_hands(depth, intrinsics: CameraLike, config: LocalizerConfig | None = None) -> list[HandCandidate]:

@@ -68,9 +68,12 @@ class NodeConfig:
     max_hands: int = _p(LocalizerConfig.max_hands, "Most hands estimated per frame.")
     min_range: float = _p(LocalizerConfig.min_range_mm / 1000.0, "Nearest depth searched for hands, metres.")
     max_range: float = _p(LocalizerConfig.max_range_mm / 1000.0, "Farthest depth searched for hands, metres.")
-    min_hand_score: float = _p(LocalizerConfig.min_score, "Depth blobs less hand-like than this (localiser score, "
-                               "0..1) are not tracked; 0 tracks every hand-sized blob (more false hands, "
-                               "docs/localizer.md).")
+    min_hand_score: float = _p(LocalizerConfig.min_score, "Localiser candidates whose p(hand) (the hand "
+                               "verifier's score, 0..1) is lower are not tracked; 0 tracks every candidate the "
+                               "verifier keeps (more false hands; trade-off: docs/real_frames.md).")
+    hand_verifier_path: str = _p(LocalizerConfig.verifier_path, "Weights of the localiser's hand verifier; empty = "
+                                 "the shipped models/hand_verifier.pt; 'none' = the geometric score alone.",
+                                 read_only=True)
     refine_iterations: int = _p(PipelineConfig.refine_iterations, "Re-crops around the predicted joint mean, each "
                                 "with another forward pass (0 halves the model time; what it gains: "
                                 "docs/results.md).")
@@ -89,6 +92,15 @@ class NodeConfig:
                                "Fastest hand motion tracked, m/s: a detection continues a track within "
                                f"{TrackerConfig.gate_mm / 1000.0:g} m + this × the time since the track was last "
                                f"seen (at most {TrackerConfig.max_gate_mm / 1000.0:g} m); 0 = a fixed gate.")
+    min_hand_confidence: float = _p(TrackerConfig.min_hand_confidence, "Only hands whose overall confidence "
+                                    "(0..1: mostly the track's mean p(hand), a little the pose's "
+                                    "confidence) is at least this are published; the trade-off between hands "
+                                    "found and false hands per threshold: docs/real_frames.md.")
+    min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
+                                          "is published only when its handedness_confidence (0.5..1: the "
+                                          "track's smoothed probability of the likelier side) is at least this; "
+                                          "below it handedness is UNKNOWN and the crop is not mirrored (cropped "
+                                          "as a right hand).")
     # --- outputs -------------------------------------------------------------------------------
     publish_tf: bool = _p(True, "Broadcast one TF frame per joint: <tf_prefix>hand_<id>/<joint>.")
     tf_prefix: str = _p("", "Prefix of the joint TF frames (no leading slash).")
@@ -148,7 +160,8 @@ class NodeConfig:
             errs.append("refine_iterations must be in [0, 5]")
         if not 0.05 <= self.cube_size <= 1.0:
             errs.append("cube_size must be in [0.05, 1.0] metres")
-        for name in ("min_refine_confidence", "min_pose_confidence", "min_coast_confidence"):
+        for name in ("min_refine_confidence", "min_pose_confidence", "min_coast_confidence", "min_hand_confidence",
+                     "min_handedness_confidence"):
             if not 0 <= getattr(self, name) <= 1:
                 errs.append(f"{name} must be in [0, 1]")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
@@ -165,10 +178,12 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
     """The :class:`~kpfusion_ros.pipeline.PipelineConfig` of these parameters (node and kpfusion-bag):
     the only conversion of the parameters' metres to the core's millimetres."""
     localizer = replace(LocalizerConfig(), max_hands=cfg.max_hands, min_range_mm=cfg.min_range * 1000.0,
-                        max_range_mm=cfg.max_range * 1000.0, min_score=cfg.min_hand_score)
+                        max_range_mm=cfg.max_range * 1000.0, min_score=cfg.min_hand_score,
+                        verifier_path=cfg.hand_verifier_path)
     tracker = replace(TrackerConfig(), gate_speed_mm_s=cfg.max_hand_speed * 1000.0,
                       min_refine_confidence=cfg.min_refine_confidence, min_pose_confidence=cfg.min_pose_confidence,
-                      min_coast_confidence=cfg.min_coast_confidence)
+                      min_coast_confidence=cfg.min_coast_confidence, min_hand_confidence=cfg.min_hand_confidence,
+                      min_handedness_confidence=cfg.min_handedness_confidence)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
                           localizer=localizer, tracker=tracker)

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from kpfusion_ros.camera import CameraIntrinsics, CameraLike
-from kpfusion_ros.hand import HandEstimate
+from kpfusion_ros.hand import HANDEDNESS_LEFT, HandEstimate
 from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
@@ -79,20 +79,26 @@ class ModelLoadError(RuntimeError):
     """The model file is missing, corrupt or incompatible; the message says which and where."""
 
 
-def default_model_path() -> Optional[Path]:
-    """The shipped weights: ``share/kpfusion_ros/models`` of a ROS install, else ``models/`` of the source tree."""
+def shipped_model_file(name: str) -> Optional[Path]:
+    """A shipped file of ``models/``: ``share/kpfusion_ros/models/<name>`` of a ROS install, else ``models/<name>``
+    of the source tree; None when neither exists."""
     candidates = []
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        candidates.append(Path(get_package_share_directory("kpfusion_ros")) / "models" / MODEL_FILE)
+        candidates.append(Path(get_package_share_directory("kpfusion_ros")) / "models" / name)
     except Exception:
         pass
-    candidates.append(Path(__file__).resolve().parents[1] / "models" / MODEL_FILE)
+    candidates.append(Path(__file__).resolve().parents[1] / "models" / name)
     for c in candidates:
         if c.is_file():
             return c
     return None
+
+
+def default_model_path() -> Optional[Path]:
+    """The shipped pose network weights (:func:`shipped_model_file` of ``MODEL_FILE``)."""
+    return shipped_model_file(MODEL_FILE)
 
 
 def resolve_device(requested: str) -> tuple[torch.device, Optional[str]]:
@@ -201,15 +207,18 @@ class HandPosePipeline:
 
     # -- the network on a batch of centres -------------------------------------------------------
     @torch.inference_mode()
-    def estimate(self, rgb, depth_mm, cam: CameraLike, centres_mm: np.ndarray):
+    def estimate(self, rgb, depth_mm, cam: CameraLike, centres_mm: np.ndarray, mirror=None):
         """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch).
 
         ``rgb`` (H×W×3 uint8) and ``depth_mm`` (H×W, mm) may be numpy arrays or tensors already on the device.
+        ``mirror``: K bools, True for left hands: their crops are mirrored before the network (it only
+        knows right hands, reference §3 "Left hands") and their joints mirrored back
+        (:func:`~kpfusion_ros.preprocessing.predictions_to_camera`); None = all right hands.
         """
         st = self._stage_ms
         t0 = time.perf_counter()
         self.generator.manual_seed(self.cfg.seed)
-        batch = crop_hands(rgb, depth_mm, centres_mm, cam, self.crop_cfg, generator=self.generator,
+        batch = crop_hands(rgb, depth_mm, centres_mm, cam, self.crop_cfg, generator=self.generator, mirror=mirror,
                            color_order="rgb", device=self.device, timings=st)
         inputs = batch.network_inputs()
         if self.half:
@@ -247,13 +256,16 @@ class HandPosePipeline:
             return FrameResult([], len(detections), timings)
         ids = list(centres)
         c = np.stack([centres[i] for i in ids]).astype(np.float64)
+        # a left hand's crop is mirrored once its side is decided (LEFT, not UNKNOWN): an undecided side is
+        # cropped as the network's default, a right hand, so that a doubtful estimate cannot flip the crop
+        mirror = np.array([self.tracker.handedness(self.tracker.get(i))[0] == HANDEDNESS_LEFT for i in ids], dtype=bool)
         t2 = time.perf_counter()
         self._stage_ms = {}
         # the frame goes to the device once; every refinement iteration crops from the same tensors
         rgb_t = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
         depth_t = torch.from_numpy(np.ascontiguousarray(depth_mm)).to(self.device)
         for it in range(1 + max(0, int(self.cfg.refine_iterations))):
-            joints_m, pixels, jconf, overall, batch = self.estimate(rgb_t, depth_t, cam, c)
+            joints_m, pixels, jconf, overall, batch = self.estimate(rgb_t, depth_t, cam, c, mirror)
             if it < self.cfg.refine_iterations:
                 c = refine_centres(c, joints_m * 1000.0, overall, self.tracker.config.min_refine_confidence)
         timings["network"] = (time.perf_counter() - t2) * 1e3
@@ -275,10 +287,13 @@ class HandPosePipeline:
                 x0, x1 = w - x1, w - x0
             x0c, y0c = max(x0, 0), max(y0, 0)
             roi = (x0c, y0c, max(min(x1, w) - x0c, 0), max(min(y1, h) - y0c, 0))
+            side, side_conf = self.tracker.handedness(tr)
             hands.append(HandEstimate(track_id=int(tr.id), joints_m=joints_m[k][_TO_PUBLIC],
                                       pixels=pixels[k][_TO_PUBLIC], joint_confidence=jconf[k][_TO_PUBLIC],
-                                      confidence=float(overall[k]),
-                                      center_m=c[k] / 1000.0, roi=roi))
+                                      confidence=self.tracker.confidence(tr),
+                                      center_m=c[k] / 1000.0, roi=roi, handedness=side,
+                                      handedness_confidence=side_conf, hand_score=tr.hand_score,
+                                      mirrored=bool(batch.mirrored[k]), extras={"pose_confidence": float(overall[k])}))
         timings["tracking_out"] = (time.perf_counter() - t3) * 1e3
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(hands, len(detections), timings)

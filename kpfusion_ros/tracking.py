@@ -48,6 +48,17 @@ Rules (all in :class:`TrackerConfig`):
   to a detection this frame, and confirmed tracks coasting without one while their last
   pose is at least ``min_coast_confidence`` confident (a hand that left the view is not
   reported over an empty crop);
+* handedness (:meth:`HandTracker.handedness`): every matched detection that carries the
+  localiser's side estimate (``right_logit``, :class:`~kpfusion_ros.localization.HandCandidate`)
+  adds it, clipped to ±``max_side_logit``, to a running mean of the logit over the track's life,
+  weighted by the detection's hand score (a doubtful detection says less about the side). The
+  track is RIGHT when the mean says p(right) ≥ ½, else LEFT; below ``min_handedness_confidence``
+  (of max(p, 1 − p)) it is published as UNKNOWN. The pipeline mirrors the crop of a LEFT track
+  before the network (as the network was trained); an UNKNOWN one is cropped as a right hand;
+* hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
+  track's life; the published confidence is :func:`overall_confidence`: mainly of it, a little
+  (``pose_confidence_weight``) of the pose's confidence; confirmed tracks below
+  ``min_hand_confidence`` are not published;
 * two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
 * ids are integers from 1, monotonic and never reused, even across :meth:`reset`
   (unless ``reset(reset_ids=True)``);
@@ -67,7 +78,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["TrackerConfig", "Track", "HandTracker", "joint_mean", "refine_centres", "linear_assignment"]
+from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
+
+__all__ = ["TrackerConfig", "Track", "HandTracker", "joint_mean", "refine_centres", "linear_assignment",
+           "overall_confidence"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,14 @@ class TrackerConfig:
     max_gap_s: float | None = None
     #: At most this many live tracks (new ones beyond it are not created).
     max_tracks: int = 4
+    #: A side estimate whose confidence max(p(right), p(left)) is below this is published as UNKNOWN.
+    min_handedness_confidence: float = 0.75
+    #: Per-detection side logits are clipped to ±this before the running mean.
+    max_side_logit: float = 6.0
+    #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
+    min_hand_confidence: float = 0.0
+    #: Weight of the pose's own confidence in the overall confidence (the rest is the hand score).
+    pose_confidence_weight: float = 0.25
 
     def __post_init__(self) -> None:
         if self.gate_mm <= 0 or self.gate_speed_mm_s < 0 or self.max_gate_mm < self.gate_mm:
@@ -116,7 +138,10 @@ class TrackerConfig:
             raise ValueError("need min_hits >= 1, max_misses >= 0, max_low_confidence >= 1")
         if self.max_tracks < 0:
             raise ValueError("max_tracks must be >= 0")
-        for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence"):
+        if self.max_side_logit <= 0:
+            raise ValueError("max_side_logit must be > 0")
+        for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
+                     "min_handedness_confidence", "min_hand_confidence", "pose_confidence_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
 
@@ -154,6 +179,42 @@ class Track:
     offset_mm: np.ndarray | None = field(default=None, repr=False)
     #: Whether a detection was matched in the latest update.
     matched: bool = False
+    #: Running sums of the detections' side logits (weighted by their hand score) and of the weights.
+    side_logit_sum: float = 0.0
+    side_weight: float = 0.0
+    #: Running sum and count of the matched detections' hand scores (None-scored detections excluded).
+    score_sum: float = 0.0
+    score_count: int = 0
+
+    @property
+    def p_right(self) -> float:
+        """Smoothed probability that this is a right hand (0.5 before any side estimate)."""
+        if self.side_weight <= 0:
+            return 0.5
+        return 1.0 / (1.0 + math.exp(-self.side_logit_sum / self.side_weight))
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the likelier side is left (the pipeline mirrors the crop only once the side is decided LEFT)."""
+        return self.p_right < 0.5
+
+    @property
+    def hand_score(self) -> float | None:
+        """Mean hand score of the track's matched detections (None when none carried one)."""
+        return self.score_sum / self.score_count if self.score_count else None
+
+    def observe(self, det: Any, max_side_logit: float) -> None:
+        """Take a matched detection's hand score and side estimate (attributes ``score``, ``right_logit``)."""
+        score = getattr(det, "score", None)
+        if score is not None and np.isfinite(score):
+            self.score_sum += float(score)
+            self.score_count += 1
+        logit = getattr(det, "right_logit", None)
+        if logit is not None and np.isfinite(logit) and logit != 0.0:
+            w = float(score) if score is not None and np.isfinite(score) else 1.0
+            w = max(w, 1e-3)
+            self.side_logit_sum += w * float(np.clip(logit, -max_side_logit, max_side_logit))
+            self.side_weight += w
 
 
 def _centre_of(det: Any) -> np.ndarray:
@@ -185,6 +246,25 @@ def refine_centres(centres_mm, joints_mm, confidence, min_confidence: float) -> 
     mean = joint_mean(joints_mm).reshape(-1, 3)
     ok = np.isfinite(mean).all(axis=1) & (np.asarray(confidence).reshape(-1) >= min_confidence)
     return np.where(ok[:, None], mean, c)
+
+
+def overall_confidence(hand_score: float | None, pose_confidence: float | None,
+                       pose_weight: float = 0.25) -> float:
+    """The published confidence that a track is a hand with a usable pose, in [0, 1].
+
+    A weighted geometric mean ``hand_score^(1 − w) · pose_confidence^w`` (``w = pose_weight``,
+    :attr:`TrackerConfig.pose_confidence_weight`): mainly the track's hand score (the localiser's
+    p(hand), averaged over its matched detections), which ranks true hands above false ones on
+    synthetic and real frames (docs/real_frames.md), lowered by a pose the network itself doubts
+    (:func:`kpfusion_ros.pipeline.pose_confidence`). Either one missing (no pose yet) leaves the other.
+    """
+    parts = [(float(x), wt) for x, wt in ((hand_score, 1.0 - pose_weight), (pose_confidence, pose_weight))
+             if x is not None and np.isfinite(x) and wt > 0]
+    if not parts:
+        return 0.0
+    total = sum(wt for _, wt in parts)
+    logs = sum(wt * math.log(max(min(x, 1.0), 1e-9)) for x, wt in parts) / total
+    return float(np.clip(math.exp(logs), 0.0, 1.0))
 
 
 def linear_assignment(cost: Sequence[Sequence[float]]) -> list[int]:
@@ -299,7 +379,20 @@ class HandTracker:
         with a last pose confidence of at least ``min_coast_confidence``."""
         m = self.config.min_coast_confidence
         return [t for t in self._tracks
-                if t.confirmed and (t.matched or (t.confidence is not None and t.confidence >= m))]
+                if t.confirmed and (t.matched or (t.confidence is not None and t.confidence >= m))
+                and self.confidence(t) >= self.config.min_hand_confidence]
+
+    def confidence(self, track: Track) -> float:
+        """The track's overall confidence (:func:`overall_confidence` of its hand score and last pose confidence)."""
+        return overall_confidence(track.hand_score, track.confidence, self.config.pose_confidence_weight)
+
+    def handedness(self, track: Track) -> tuple[int, float]:
+        """(HANDEDNESS_LEFT / RIGHT / UNKNOWN, confidence max(p(right), p(left)) in [0.5, 1]) of a track."""
+        p = track.p_right
+        conf = max(p, 1.0 - p)
+        if track.side_weight <= 0 or conf < self.config.min_handedness_confidence:
+            return HANDEDNESS_UNKNOWN, conf
+        return (HANDEDNESS_RIGHT if p >= 0.5 else HANDEDNESS_LEFT), conf
 
     def get(self, track_id: int) -> Track | None:
         for t in self._tracks:
@@ -373,6 +466,7 @@ class HandTracker:
             t.misses = 0
             t.matched = True
             t.last_detection_stamp = stamp
+            t.observe(dets[j], c.max_side_logit)
             if t.hits >= c.min_hits:
                 t.confirmed = True
 
@@ -400,6 +494,7 @@ class HandTracker:
                 detection_centre_mm=det_c.copy(),
                 matched=True,
             )
+            t.observe(dets[j], c.max_side_logit)
             self._next_id += 1
             self._tracks.append(t)
 

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kpfusion_ros.localization import HandCandidate, HandLocalizer, LocalizerConfig, localize_hands
+from kpfusion_ros.localization import NO_VERIFIER, HandCandidate, HandLocalizer, localize_hands
+from kpfusion_ros.localization import LocalizerConfig as _LocalizerConfig
+
+
+def LocalizerConfig(**kw) -> _LocalizerConfig:
+    """The geometric stage alone (these tests are about it; the verifier stage: test_detection.py):
+    no verifier, and ``min_score`` is the geometric threshold it then uses."""
+    kw.setdefault("verifier_path", NO_VERIFIER)
+    if "min_score" in kw:
+        kw.setdefault("geometric_min_score", kw["min_score"])
+    return _LocalizerConfig(**kw)
 
 CAM_VGA = (600.0, 600.0, 319.5, 239.5, 640, 480)
 CAM_HD = (900.0, 900.0, 639.5, 359.5, 1280, 720)
@@ -394,14 +404,14 @@ def test_block_min_equals_plain_definition(shape, s):
 
 
 def test_score_gate_drops_smooth_blobs_keeps_rendered_hands():
-    """Default ``min_score`` (0.1): a smooth convex hand-sized blob is not reported, a rendered hand is."""
+    """Default gate (geometric 0.1; the verifier's p(hand) 0.5): a smooth convex hand-sized blob is not reported, a rendered hand is."""
     from kpfusion_ros.data.synthetic import render_frame
     from kpfusion_ros.data.synthetic.presets import clean_scene_config
 
     cam = CAM_VGA
     depth = ellipsoid(cam, (0.0, 0.0, 500.0), HAND_AXES)
     depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
-    assert LocalizerConfig().min_score == pytest.approx(0.1)
+    assert LocalizerConfig().geometric_min_score == pytest.approx(0.1)
     blob = localize_hands(depth, K(cam), GEOMETRY)
     assert len(blob) == 1 and blob[0].score < 0.1  # found, but scores as not hand-like
     assert localize_hands(depth, K(cam)) == []

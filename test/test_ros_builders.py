@@ -106,6 +106,7 @@ def test_markers_per_hand_and_deletion_of_vanished_hands():
 
 
 def test_hand_pose_array_from_estimates():
+    from kpfusion_ros.hand import HANDEDNESS_LEFT
     from kpfusion_ros.msg import HandPose
     from kpfusion_ros.ros.messages import hand_pose_array_msg
 
@@ -119,6 +120,12 @@ def test_hand_pose_array_from_estimates():
     assert hp.pixel_u[3] == pytest.approx(hands[0].pixels[3, 0], rel=1e-6)
     assert (hp.roi.x_offset, hp.roi.y_offset, hp.roi.width, hp.roi.height) == (10, 20, 100, 90)
     assert hand_pose_array_msg(_header(), []).hands == []
+    assert hp.handedness_confidence == pytest.approx(0.5)  # HandEstimate's default: no side information
+    # a left hand with its side confidence
+    left = _hand(6, 1)
+    left.handedness, left.handedness_confidence = HANDEDNESS_LEFT, 0.97
+    hl = hand_pose_array_msg(_header(), [left]).hands[0]
+    assert hl.handedness == HandPose.HANDEDNESS_LEFT and hl.handedness_confidence == pytest.approx(0.97)
 
 
 def _model_hand(track_id=7):

@@ -47,6 +47,8 @@ __all__ = ["RealEvalConfig", "mean_training_pose", "pose_metrics", "hand_size", 
 
 #: A detection within MATCH_MM (crop centre ↔ GT joint mean, evaluation.matching) is the labelled hand.
 PCK_THRESHOLDS_MM = (20.0, 40.0)
+#: Confidence thresholds of the node protocol's trade-off table.
+TRADEOFF_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: Frames of the synthetic training stream averaged by :func:`mean_training_pose` (~1.3 hands each).
 MEAN_POSE_FRAMES = 1024
 _HANDEDNESS_NAMES = {HANDEDNESS_UNKNOWN: "unknown", HANDEDNESS_LEFT: "left", HANDEDNESS_RIGHT: "right"}
@@ -437,12 +439,21 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
         "hand_size": {"predicted": hand_size(pred), "labels": hand_size(gt)},
         "handedness": {"accuracy": float(np.mean(correct)) if correct else float("nan"), "counts": counts},
         "confidence": {"true": _stats(nd["true_conf"]), "false": _stats(nd["false_conf"]),
-                       "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"])},
+                       "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"]),
+                       # the published hands a threshold on their confidence keeps (of this run's: rows below
+                       # the run's min_hand_confidence equal that row)
+                       "tradeoff": [{"min_hand_confidence": t,
+                                     "found": int(sum(c >= t for c in nd["true_conf"])),
+                                     "detections_elsewhere": int(sum(c >= t for c in nd["false_conf"]))}
+                                    for t in TRADEOFF_THRESHOLDS]},
         "detections_elsewhere_depth_mm": _stats([d["centre_mm"][2] for d in nd["false"]]),
         "detections_elsewhere_list": nd["false"],
         "pipeline": {"max_range_mm": pipeline_config.localizer.max_range_mm,
                      "min_range_mm": pipeline_config.localizer.min_range_mm,
                      "min_hand_score": pipeline_config.localizer.min_score,
+                     "min_hand_confidence": pipeline_config.tracker.min_hand_confidence,
+                     "min_handedness_confidence": pipeline_config.tracker.min_handedness_confidence,
+                     "verifier_path": pipeline_config.localizer.verifier_path,
                      "refine_iterations": pipeline_config.refine_iterations,
                      "max_hands": pipeline_config.localizer.max_hands},
     }

@@ -20,6 +20,7 @@ def hand_pose_msg(h: HandEstimate) -> HandPose:
     msg = HandPose()
     msg.id = int(h.track_id)
     msg.handedness = int(h.handedness)
+    msg.handedness_confidence = float(np.clip(h.handedness_confidence, 0.0, 1.0))
     msg.confidence = float(np.clip(h.confidence, 0.0, 1.0))
     msg.joints = [_point(p) for p in h.joints_m]
     msg.pixel_u = h.pixels[:, 0].astype(np.float32)

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--match-mm", type=float, default=80.0, help="detection ↔ labelled hand centre distance")
     p.add_argument("--mean-pose-frames", type=int, default=None,
                    help="synthetic training frames averaged for the mean-pose baseline (default 1024)")
+    p.add_argument("--min-hand-confidence", type=float, default=None,
+                   help="the node's min_hand_confidence for the node protocol (default: the node's default; 0 "
+                        "publishes every tracked hand: the trade-off table's full range)")
     p.add_argument("--json", default="", help="write the results here (per-frame candidate lists excluded)")
     p.add_argument("--md", default="", help="write the Markdown tables here")
     p.add_argument("--candidates", default="",
@@ -67,6 +70,8 @@ def main(argv=None) -> int:
     reader = open_dataset(args)
     pcfg = pipeline_config(NodeConfig())
     pcfg = replace(pcfg, device=args.device, model_path=args.model or pcfg.model_path)
+    if args.min_hand_confidence is not None:
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_hand_confidence=args.min_hand_confidence))
     cfg = RealEvalConfig(protocols=tuple(p for p in args.protocols.split(",") if p), match_mm=args.match_mm,
                          max_frames=args.max_frames, candidates=bool(args.candidates),
                          mean_pose_frames=MEAN_POSE_FRAMES if args.mean_pose_frames is None else args.mean_pose_frames)
