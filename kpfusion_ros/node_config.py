@@ -84,7 +84,8 @@ class NodeConfig:
                                     "move their track's crop centre to their joint mean for the next frame; "
                                     f"{TrackerConfig.max_low_confidence} poses in a row that do not (less "
                                     "confident, no finite joint, or a jump of more than "
-                                    f"{TrackerConfig.max_pose_jump_mm / 1000.0:g} m) end the track.")
+                                    f"{TrackerConfig.max_pose_jump_mm / 1000.0:g} m) while the hand is not "
+                                    "detected end the track.")
     min_coast_confidence: float = _p(TrackerConfig.min_coast_confidence, "A tracked hand not detected in this "
                                      "frame is still published while its pose is at least this confident (0..1); "
                                      "detected hands are published at any confidence.")

@@ -43,7 +43,12 @@ Rules (all in :class:`TrackerConfig`):
 * :meth:`HandTracker.update_from_pose` re-centres a track on the joint mean of its
   pose; a pose whose confidence is below ``min_pose_confidence`` (or whose joint
   mean is non-finite or jumps more than ``max_pose_jump_mm``) does not move it, and
-  ``max_low_confidence`` such poses in a row delete the track;
+  ``max_low_confidence`` such poses in a row *while the track coasts* (no detection
+  matched in that frame) delete it. A track the localiser keeps detecting is not ended
+  by doubtful poses: whether it is a hand is the localiser's hand score (published in
+  its confidence, gated by ``min_hand_confidence``), and a doubtful pose only lowers
+  that confidence (a network unsure of a real hand, e.g. one holding an object, would
+  otherwise restart the track, and its ``min_hits`` confirmation, every few frames);
 * publishing (:meth:`HandTracker.published_tracks`): confirmed tracks that were matched
   to a detection this frame, and confirmed tracks coasting without one while their last
   pose is at least ``min_coast_confidence`` confident (a hand that left the view is not
@@ -106,7 +111,7 @@ class TrackerConfig:
     #: A confirmed track with no detection this frame is published only while its pose is at
     #: least this confident (the confidence includes the crop's foreground: an emptied crop drops out).
     min_coast_confidence: float = 0.2
-    #: Consecutive bad poses that delete the track.
+    #: Consecutive bad poses, in frames where the track has no matched detection, that delete the track.
     max_low_confidence: int = 3
     #: A pose centre farther than this from the track centre is a bad pose.
     max_pose_jump_mm: float = 150.0
@@ -522,6 +527,9 @@ class HandTracker:
             and float(np.linalg.norm(centre - t.centre_mm)) <= c.max_pose_jump_mm
         )
         if not good:
+            if t.matched:
+                # detected this frame: the localiser vouches for the hand; the pose only fails to move it
+                return True
             t.low_confidence += 1
             if t.low_confidence >= c.max_low_confidence:
                 self._tracks.remove(t)

@@ -92,7 +92,7 @@ def test_offline_equals_live_node(ros_domain, tmp_path):
 def test_every_and_score_on_the_demo_recording_and_the_speed_aware_gate(tmp_path):
     """--every 4 (a node at a quarter of the camera rate) with --score: the tracker's speed-aware gate
     (max_hand_speed, default 1 m/s) keeps far more hands than a fixed 80 mm gate (max_hand_speed=0):
-    measured 21 vs 13 of 34 ground-truth hands with the shipped model."""
+    measured 25 vs 14 of 32 ground-truth hands with the shipped model (demo recording of 2026-12-01)."""
     import re
 
     bag = REPO / "data" / "demo" / "kpfusion_demo"
@@ -106,7 +106,7 @@ def test_every_and_score_on_the_demo_recording_and_the_speed_aware_gate(tmp_path
                       r"80 mm\); (\d+) false hands; 23 frames scored", res.stdout)
         assert m, res.stdout
         found[speed] = int(m.group(1))
-        assert int(m.group(2)) == 34
+        assert int(m.group(2)) == 32
         assert len(_poses(tmp_path / f"o{speed}")) == 23
     print(found)
     if MODEL == str(SHIPPED):

@@ -112,8 +112,8 @@ def test_valid_parameter_changes_are_applied(rig):
     for _ in range(4):
         s = rig.send(good_frame())
     assert len(rig.poses[s].hands) == 1
-    # min_hand_score above any blob's score (≤ 0.96 at this depth): the hand is no longer tracked
-    (r,) = _set(rig, min_hand_score=0.99)
+    # min_hand_score 1: above the verifier's p(hand) of this clean hand (0.99999): the hand is no longer tracked
+    (r,) = _set(rig, min_hand_score=1.0)
     assert r.successful, r.reason
     for _ in range(8):
         s = rig.send(good_frame())

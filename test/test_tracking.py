@@ -167,9 +167,10 @@ def test_pose_feedback_recentres_and_learns_offset():
     assert not tr.update_from_pose(99, joints, 1.0)
 
 
-def test_low_confidence_drops_track():
-    tr = HandTracker(TrackerConfig(min_hits=1, max_low_confidence=3, min_pose_confidence=0.3))
+def test_low_confidence_drops_a_coasting_track():
+    tr = HandTracker(TrackerConfig(min_hits=1, max_low_confidence=3, min_pose_confidence=0.3, max_misses=10))
     tr.update([det(0.0)], 0.0)
+    tr.update([], 0.033)  # no detection: the track coasts on its poses
     centre = tr.get(1).centre_mm.copy()
     joints = np.tile([500.0, 0.0, 600.0], (21, 1))  # far away and low confidence: ignored
     assert tr.update_from_pose(1, joints, 0.1)
@@ -180,6 +181,28 @@ def test_low_confidence_drops_track():
         assert tr.update_from_pose(1, joints, 0.05)
     assert not tr.update_from_pose(1, joints, 0.05)  # third bad pose in a row
     assert tr.tracks == [] and tr.update([], 0.1) == []
+
+
+def test_doubtful_poses_do_not_end_a_detected_track():
+    cfg = TrackerConfig(min_hits=1, max_low_confidence=3, min_pose_confidence=0.3)
+    tr = HandTracker(cfg)
+    joints = np.tile([0.0, 0.0, 620.0], (21, 1))
+    t = 0.0
+    for _ in range(10):  # detected every frame, pose always below min_pose_confidence
+        tr.update([det(0.0)], t)
+        assert tr.update_from_pose(1, joints, 0.1)
+        t += 0.033
+    track = tr.get(1)
+    assert track is not None and track.low_confidence == 0
+    assert [p.id for p in tr.published_tracks()] == [1]
+    assert np.allclose(track.centre_mm, [0.0, 0.0, 600.0])  # the doubtful poses never moved it
+    # once the detections stop, the same doubtful poses end it after max_low_confidence frames
+    for k in range(cfg.max_low_confidence):
+        tr.update([], t)
+        alive = tr.update_from_pose(1, joints, 0.1)
+        assert alive == (k < cfg.max_low_confidence - 1)
+        t += 0.033
+    assert tr.tracks == []
 
 
 def test_joint_mean_ignores_non_finite_joints():
