@@ -168,3 +168,39 @@ def test_localizer_finds_an_egocentric_hand_among_table_clutter():
     found, false, med = results["verifier"]
     assert found >= 8 and false <= 5 and med <= 35.0, results
     assert found >= results["geometric"][0] and false <= results["geometric"][1], results
+
+
+def test_clutter_patches_are_valid_deterministic_and_edge_rich():
+    from kpfusion_ros.detection.clutter import clutter_patches
+
+    a = clutter_patches(64, PATCH_SIZE, torch.Generator().manual_seed(3))
+    b = clutter_patches(64, PATCH_SIZE, torch.Generator().manual_seed(3))
+    assert a.shape == (64, 2, PATCH_SIZE, PATCH_SIZE) and torch.equal(a, b)
+    assert not torch.equal(a, clutter_patches(64, PATCH_SIZE, torch.Generator().manual_seed(4)))
+    d, v = a[:, 0], a[:, 1]
+    assert d.min() >= -1.0 and d.max() <= 1.0
+    assert set(torch.unique(v).tolist()) <= {-1.0, 0.0, 1.0}
+    # holes and outside-the-image samples read as "no depth" (+1), as extract_patches writes them
+    assert (d[v <= 0] == 1.0).all()
+    # clutter: most patches have surfaces in the cube and several depth edges
+    fg = (d < 1.0).float().mean(dim=(1, 2))
+    assert (fg > 0.05).float().mean() > 0.8
+    edges = ((d[:, :, 1:] - d[:, :, :-1]).abs() > 0.08).float().sum(dim=(1, 2))
+    assert float(edges.median()) > 2 * PATCH_SIZE
+
+
+def test_composite_behind_keeps_the_foreground_and_fills_only_valid_background():
+    from kpfusion_ros.detection.clutter import composite_behind
+
+    d = _plane_with_box(z_plane=5000.0)  # box at 500 mm, the plane far outside the cube
+    d[110:114, 150:154] = 0.0            # a hole inside the box
+    p = extract_patches(d, CAM, np.array([[0.0, 0.0, 500.0]]) + [[(160 - 159.5) * 500 / 300, 0.0, 0.0]])
+    q = composite_behind(p.repeat(8, 1, 1, 1), torch.Generator().manual_seed(0), min_behind=0.3)
+    assert torch.equal(q[:, 1], p[:, 1].repeat(8, 1, 1))                 # validity unchanged
+    fg = p[0, 0] < 1.0
+    assert torch.equal(q[:, 0][:, fg], p[0, 0][fg].repeat(8, 1))           # the box untouched
+    hole = p[0, 1] == 0
+    assert hole.any() and (q[:, 0][:, hole] == 1.0).all()                  # holes stay holes
+    bg = (p[0, 0] >= 1.0) & (p[0, 1] > 0.5)
+    filled = q[:, 0][:, bg]
+    assert (filled >= 0.3).all() and (filled < 1.0).float().mean() > 0.3  # clutter, behind the centre
