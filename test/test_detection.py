@@ -204,3 +204,34 @@ def test_composite_behind_keeps_the_foreground_and_fills_only_valid_background()
     bg = (p[0, 0] >= 1.0) & (p[0, 1] > 0.5)
     filled = q[:, 0][:, bg]
     assert (filled >= 0.3).all() and (filled < 1.0).float().mean() > 0.3  # clutter, behind the centre
+
+
+def test_verifier_trains_with_a_context_patch_and_the_localiser_uses_it(tmp_path):
+    """A tiny run of the verifier's training on one rendered shard, with the wide context patch: finite losses,
+    the 4-channel input built in one place for training and the localiser, the spec kept by the weight file."""
+    from kpfusion_ros.detection.patches import verifier_patches
+    from kpfusion_ros.detection.training import TrainConfig, train
+    from kpfusion_ros.detection.training_data import SHARD_FRAMES, load_shards, write_shards
+
+    frames = load_shards(write_shards(tmp_path / "shards", seed=5, shards=[0], progress=False))
+    assert len(frames) == SHARD_FRAMES
+    spec = VerifierSpec(context_scale=3.0, in_channels=4)
+    with pytest.raises(ValueError, match="in_channels must be 4"):
+        VerifierSpec(context_scale=3.0)
+    cfg = replace(TrainConfig(), epochs=1, frames_per_step=4, spec=spec)
+    model, hist = train(frames, cfg, progress=False, log=lambda *a: None)
+    ep = hist["epochs"][0]
+    assert ep["steps_done"] == SHARD_FRAMES // 4 and all(np.isfinite(ep[k]) for k in ("total", "hand", "offset"))
+    fr = frames[0]
+    x = verifier_patches(fr["depth"], fr["cam"], fr["centre_mm"].reshape(-1, 3), spec)
+    assert x.shape[1:] == (4, PATCH_SIZE, PATCH_SIZE)
+    # the context channels are the same centre seen through a 3x wider cube
+    wide = extract_patches(fr["depth"], fr["cam"], fr["centre_mm"].reshape(-1, 3), cube_mm=3 * PATCH_CUBE_MM)
+    assert torch.equal(x[:, 2:], wide)
+    path = tmp_path / "v.pt"
+    save_verifier(model, path, half=False)
+    loaded, _ = load_verifier(str(path))
+    assert loaded.spec == spec
+    loc = HandLocalizer(LocalizerConfig(min_score=0.0, verifier_path=str(path)))
+    cands = loc.localize(fr["depth"], fr["cam"])
+    assert cands and all(0.0 <= c.score <= 1.0 and np.isfinite(c.centre_mm).all() for c in cands)

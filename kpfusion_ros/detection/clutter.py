@@ -83,8 +83,11 @@ def _edge_holes(d: torch.Tensor, gen: torch.Generator, jump: float = 0.08, p_dro
 
 
 def clutter_patches(n: int, size: int, gen: torch.Generator, max_shapes: int = 12,
-                    p_border: float = 0.15) -> torch.Tensor:
-    """n×2×S×S verifier patches of random clutter (channels as :func:`~.patches.extract_patches`): negatives."""
+                    p_border: float = 0.15, pairs: int = 1) -> torch.Tensor:
+    """n×2·pairs×S×S verifier patches of random clutter (channels as :func:`~.patches.extract_patches`, one
+    independent clutter per (depth, validity) pair: the hand patch and the context patch): negatives."""
+    if pairs > 1:
+        return torch.cat([clutter_patches(n, size, gen, max_shapes, p_border) for _ in range(pairs)], dim=1)
     d = clutter_depth(n, size, gen, max_shapes)
     holes = _edge_holes(d, gen)
     valid = torch.ones_like(d)
@@ -105,12 +108,14 @@ def clutter_patches(n: int, size: int, gen: torch.Generator, max_shapes: int = 1
 
 def composite_behind(patches: torch.Tensor, gen: torch.Generator, min_behind: float = 0.3,
                      max_shapes: int = 12) -> torch.Tensor:
-    """``patches`` (K×2×S×S) with clutter, pushed to ≥ ``min_behind`` cube units behind the centre, in their
-    valid background pixels (depth +1, validity 1); everything else unchanged."""
-    K, _, S, _ = patches.shape
-    c = clutter_depth(K, S, gen, max_shapes)
-    c = min_behind + (1.0 - min_behind) * (c + 1.0) / 2.0      # [−1, 1] → [min_behind, 1]
-    bg = (patches[:, 0] >= 1.0) & (patches[:, 1] > 0.5)
+    """``patches`` (K×2·pairs×S×S) with clutter, pushed to ≥ ``min_behind`` cube units behind the centre, in
+    their valid background pixels (depth +1, validity 1); everything else unchanged. With a context patch
+    (4 channels) the context gets its own clutter."""
+    K, C, S, _ = patches.shape
     out = patches.clone()
-    out[:, 0] = torch.where(bg, c, patches[:, 0])
+    for d, v in ((k, k + 1) for k in range(0, C, 2)):
+        c = clutter_depth(K, S, gen, max_shapes)
+        c = min_behind + (1.0 - min_behind) * (c + 1.0) / 2.0      # [−1, 1] → [min_behind, 1]
+        bg = (patches[:, d] >= 1.0) & (patches[:, v] > 0.5)
+        out[:, d] = torch.where(bg, c, patches[:, d])
     return out

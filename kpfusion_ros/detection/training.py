@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .clutter import clutter_patches, composite_behind
-from .patches import depth_pyramid, extract_patches, flip_patches
+from .patches import depth_pyramid, flip_patches, verifier_patches
 from .verifier import HandVerifier, VerifierSpec
 
 __all__ = ["SampleConfig", "TrainConfig", "label_centres", "frame_samples", "train", "evaluate_localizer"]
@@ -130,16 +130,18 @@ def frame_samples(frame: dict, proposals: np.ndarray, rng: np.random.Generator, 
 
 
 def _augment(patches: torch.Tensor, gen: torch.Generator, sc: SampleConfig) -> torch.Tensor:
-    K, _, S, _ = patches.shape
+    """Random holes and depth noise, drawn independently for each (depth, validity) pair of channels."""
+    K, C, S, _ = patches.shape
     x = patches.clone()
-    holes = (torch.rand(K, 1, 1, generator=gen) < sc.p_holes) & (
-        torch.rand(K, S, S, generator=gen) < torch.rand(K, 1, 1, generator=gen) * sc.max_hole_fraction)
-    holes &= x[:, 1] > 0
-    x[:, 0] = torch.where(holes, torch.ones_like(x[:, 0]), x[:, 0])
-    x[:, 1] = torch.where(holes, torch.zeros_like(x[:, 1]), x[:, 1])
-    fg = x[:, 0] < 1.0
-    noise = torch.randn(K, S, S, generator=gen) * (torch.rand(K, 1, 1, generator=gen) * sc.depth_noise)
-    x[:, 0] = torch.where(fg, (x[:, 0] + noise).clamp(-1.0, 1.0), x[:, 0])
+    for d, v in ((k, k + 1) for k in range(0, C, 2)):
+        holes = (torch.rand(K, 1, 1, generator=gen) < sc.p_holes) & (
+            torch.rand(K, S, S, generator=gen) < torch.rand(K, 1, 1, generator=gen) * sc.max_hole_fraction)
+        holes &= x[:, v] > 0
+        x[:, d] = torch.where(holes, torch.ones_like(x[:, d]), x[:, d])
+        x[:, v] = torch.where(holes, torch.zeros_like(x[:, v]), x[:, v])
+        fg = x[:, d] < 1.0
+        noise = torch.randn(K, S, S, generator=gen) * (torch.rand(K, 1, 1, generator=gen) * sc.depth_noise)
+        x[:, d] = torch.where(fg, (x[:, d] + noise).clamp(-1.0, 1.0), x[:, d])
     return x
 
 
@@ -167,13 +169,11 @@ def _step_batch(model, frames, props, idx, rng, gen, cfg: TrainConfig, localizer
         cents = frame_samples(fr, props[i], rng, sc)
         if len(props[i]):
             with torch.no_grad():
-                o = model.decode(model(extract_patches(fr["depth"], fr["cam"], props[i], pyramid=pyr,
-                                                       size=model.spec.patch_size, cube_mm=model.spec.cube_mm)))
+                o = model.decode(model(verifier_patches(fr["depth"], fr["cam"], props[i], model.spec, pyramid=pyr)))
             moved = props[i] + _clip_norm(o.offset_mm.double().numpy(), localizer_cfg.max_offset_mm)
             cents = np.concatenate([cents, moved])
         hand, right, off, ok, _ = label_centres(cents, fr["centre_mm"].reshape(-1, 3), fr["is_right"], sc)
-        P.append(extract_patches(fr["depth"], fr["cam"], cents, pyramid=pyr, size=model.spec.patch_size,
-                                 cube_mm=model.spec.cube_mm))
+        P.append(verifier_patches(fr["depth"], fr["cam"], cents, model.spec, pyramid=pyr))
         H.append(hand), R.append(right), O.append(off), M.append(ok)
     model.train()
     x = torch.cat(P)
@@ -187,7 +187,7 @@ def _step_batch(model, frames, props, idx, rng, gen, cfg: TrainConfig, localizer
             x[busy] = composite_behind(x[busy], gen)
     n_clutter = int(round(sc.clutter_negatives * len(x)))
     if n_clutter > 0:
-        x = torch.cat([x, clutter_patches(n_clutter, x.shape[-1], gen)])
+        x = torch.cat([x, clutter_patches(n_clutter, x.shape[-1], gen, pairs=x.shape[1] // 2)])
         hand = torch.cat([hand, torch.zeros(n_clutter)])
         right = torch.cat([right, torch.full((n_clutter,), -1.0)])
         off = torch.cat([off, torch.zeros(n_clutter, 3)])
