@@ -544,11 +544,9 @@ class HandLocalizer:
         return result
 
     def _run_verifier(self, depth, cam: CameraIntrinsics, centres: np.ndarray, pyramid):
-        from kpfusion_ros.detection.patches import extract_patches
+        from kpfusion_ros.detection.patches import verifier_patches
 
-        spec = self.verifier.spec
-        patches = extract_patches(depth, cam, centres, size=spec.patch_size, cube_mm=spec.cube_mm, pyramid=pyramid)
-        return self.verifier.predict(patches)
+        return self.verifier.predict(verifier_patches(depth, cam, centres, self.verifier.spec, pyramid=pyramid))
 
     # ------------------------------------------------------------------ helpers
     def _end_score(self, P, uv, e) -> float:

@@ -225,6 +225,13 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     assert len(json.loads(cands.read_text(), parse_constant=no_nan)) == 2
     text = md.read_text()
     assert "mean training pose at GT centre" in text and "Node defaults end to end" in text
+    # --verifier: the localiser's verifier weights ('none' = the geometric stage alone), recorded in the JSON
+    geo = tmp_path / "g.json"
+    res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
+                  "random:lite", "--verifier", "none", "--protocols", "node", "--max-frames", "1", "--json", str(geo),
+                  "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(geo.read_text())["node"]["pipeline"]["verifier_path"] == "none"
     bad = run_cli("kpfusion_ros.tools.eval_real", "--dataset", "synthetic")
     assert bad.returncode != 0 and "real dataset" in bad.stderr
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite", "--protocols",

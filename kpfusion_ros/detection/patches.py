@@ -29,7 +29,8 @@ import torch
 
 from kpfusion_ros.camera import CameraLike, camera_array
 
-__all__ = ["PATCH_SIZE", "PATCH_CUBE_MM", "PATCH_CHANNELS", "depth_pyramid", "extract_patches", "flip_patches"]
+__all__ = ["PATCH_SIZE", "PATCH_CUBE_MM", "PATCH_CHANNELS", "depth_pyramid", "extract_patches", "verifier_patches",
+           "flip_patches"]
 
 PATCH_SIZE = 64
 PATCH_CUBE_MM = 300.0
@@ -115,6 +116,21 @@ def extract_patches(depth_mm: Union[np.ndarray, torch.Tensor], cam: CameraLike, 
     np.clip((np.where(has, zpatch, zc + 2 * half) - zc) / half, -1.0, 1.0, out=out[:, 0])
     out[:, 1] = np.where(inside, has, np.float32(-1.0))
     return torch.from_numpy(out)
+
+
+def verifier_patches(depth_mm: Union[np.ndarray, torch.Tensor], cam: CameraLike, centres_mm, spec,
+                     pyramid: Optional[Sequence[np.ndarray]] = None) -> torch.Tensor:
+    """The input of a verifier with :class:`~.verifier.VerifierSpec` ``spec`` around ``centres_mm`` (K×3 mm):
+    the hand patch (K×2×S×S, ``spec.cube_mm``), followed, when ``spec.context_scale`` > 0, by the context
+    patch (``spec.cube_mm × spec.context_scale``, same size) → K×4×S×S. The one place both the localiser
+    and the verifier's training build it."""
+    if pyramid is None:
+        pyramid = depth_pyramid(depth_mm, 1.0, 10000.0)
+    parts = [extract_patches(depth_mm, cam, centres_mm, size=spec.patch_size, cube_mm=spec.cube_mm, pyramid=pyramid)]
+    if getattr(spec, "context_scale", 0.0) > 0:
+        parts.append(extract_patches(depth_mm, cam, centres_mm, size=spec.patch_size,
+                                     cube_mm=spec.cube_mm * spec.context_scale, pyramid=pyramid))
+    return torch.cat(parts, dim=1)
 
 
 def flip_patches(patches: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """The hand verifier: a tiny CNN that says whether a depth patch is a hand, which hand, and where its centre is.
 
 Input: the K×2×64×64 metric depth patches of :mod:`.patches` (a 300 mm cube around a candidate's
-3D centre, depth only, so that it works without colour). Outputs per patch (:class:`VerifierOutput`):
+3D centre, depth only, so that it works without colour), and optionally (``VerifierSpec.context_scale``)
+a second, wider patch around the same centre stacked behind it (K×4×64×64;
+:func:`~.patches.verifier_patches` builds either). Outputs per patch (:class:`VerifierOutput`):
 
 * ``hand_logit``: log-odds that a hand's joint mean lies near the centre (p(hand) = sigmoid);
 * ``right_logit``: log-odds that it is a right hand (the subject's own side; meaningful for hands);
@@ -45,6 +47,16 @@ class VerifierSpec:
     in_channels: int = PATCH_CHANNELS
     channels: tuple[int, ...] = (16, 32, 64, 96)
     hidden: int = 128
+    #: > 0: a second, context patch of ``context_scale × cube_mm`` (same size, its own normalisation) is stacked
+    #: behind the first (``in_channels`` 4): it shows what the candidate is attached to (an arm reaching in
+    #: from the image border, or the table an object stands on). 0: the hand patch alone.
+    context_scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        want = PATCH_CHANNELS * (2 if self.context_scale > 0 else 1)
+        if self.in_channels != want:
+            raise ValueError(f"in_channels must be {want} with context_scale {self.context_scale:g}, "
+                             f"got {self.in_channels}")
 
 
 @dataclass

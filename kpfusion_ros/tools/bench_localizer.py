@@ -151,11 +151,13 @@ def main(argv=None) -> int:
                    help="min_score values of the trade-off table (comma list)")
     p.add_argument("--settings", default="", help="only these settings (comma list; default all)")
     p.add_argument("--no-geometric", action="store_true", help="do not also run the geometric localiser alone")
+    p.add_argument("--verifier", default="", help="hand verifier weights of the 'current' localiser (default: the "
+                   "shipped models/hand_verifier.pt)")
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)  # the node's localiser runs beside the network; measure it on one thread
-    localizers = {"current": localization.HandLocalizer(localization.LocalizerConfig())}
+    localizers = {"current": localization.HandLocalizer(localization.LocalizerConfig(verifier_path=args.verifier))}
     if not args.no_geometric:
         localizers["geometric"] = localization.HandLocalizer(
             localization.LocalizerConfig(verifier_path=localization.NO_VERIFIER))

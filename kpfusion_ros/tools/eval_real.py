@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(dataset="fphab")
     p.add_argument("--model", default="", help="checkpoint; empty = the node's default (the shipped weights); "
                                                "random:<preset> = untrained weights")
+    p.add_argument("--verifier", default="", help="hand verifier weights; empty = the node's default (the shipped "
+                   "models/hand_verifier.pt); 'none' = the geometric localiser alone")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
     p.add_argument("--protocols", default="gt_crops,node", help="comma list of gt_crops, node")
     p.add_argument("--max-frames", type=int, default=0, help="only the first N frames in sequence order (0 = all)")
@@ -68,7 +70,7 @@ def main(argv=None) -> int:
     from ..node_config import NodeConfig, pipeline_config
 
     reader = open_dataset(args)
-    pcfg = pipeline_config(NodeConfig())
+    pcfg = pipeline_config(NodeConfig(hand_verifier_path=args.verifier))
     pcfg = replace(pcfg, device=args.device, model_path=args.model or pcfg.model_path)
     if args.min_hand_confidence is not None:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_hand_confidence=args.min_hand_confidence))

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--train-seed", type=int, default=0, help="weights / sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--context-scale", type=float, default=0.0,
+                   help="> 0: also show the verifier a context patch this many times wider (e.g. 3: 900 mm)")
     p.add_argument("--time-budget-min", type=float, default=None,
                    help="stop training after this many minutes (the weights of the last step are kept)")
     p.add_argument("--checkpoint", default=None,
@@ -71,8 +73,11 @@ def main(argv=None) -> int:
     render_min = (time.time() - t0) / 60
     frames = load_shards(paths)
     val = load_shards(vpaths) if vpaths else None
+    spec = TrainConfig().spec
+    if args.context_scale > 0:
+        spec = replace(spec, context_scale=args.context_scale, in_channels=2 * spec.in_channels)
     cfg = replace(TrainConfig(), epochs=args.epochs, frames_per_step=args.frames_per_step, lr=args.lr,
-                  seed=args.train_seed, time_budget_min=args.time_budget_min)
+                  seed=args.train_seed, time_budget_min=args.time_budget_min, spec=spec)
     lcfg = LocalizerConfig()
     ckpt = Path(args.checkpoint).expanduser() if args.checkpoint else root / "checkpoint.pt"
 
