@@ -62,6 +62,10 @@ class NodeConfig:
     device: str = _p(PipelineConfig.device, "auto, cpu, cuda or cuda:N; falls back to the CPU (logged) without "
                      "CUDA.", read_only=True)
     fp16: bool = _p(PipelineConfig.fp16, "Half precision inference (CUDA only).", read_only=True)
+    torch_threads: int = _p(PipelineConfig.torch_threads, "CPU threads of the network's operators in the node's "
+                            "process (torch.set_num_threads); 0 = torch's default, one per core. On a small CPU "
+                            "shared with the camera driver, fewer avoid oversubscription (docs/demo.md).",
+                            read_only=True)
     cube_size: float = _p(PipelineConfig.cube_mm / 1000.0, "Edge of the metric crop cube around each hand, metres.",
                           read_only=True)
     # --- finding hands ------------------------------------------------------------------------
@@ -157,6 +161,8 @@ class NodeConfig:
             errs.append("max_hand_speed must be in [0, 10] m/s")
         if not 0 <= self.min_hand_score <= 1:
             errs.append("min_hand_score must be in [0, 1]")
+        if not 0 <= self.torch_threads <= 256:
+            errs.append("torch_threads must be in [0, 256] (0 = torch's default)")
         if not 0 <= self.refine_iterations <= 5:
             errs.append("refine_iterations must be in [0, 5]")
         if not 0.05 <= self.cube_size <= 1.0:
@@ -187,7 +193,7 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
                       min_handedness_confidence=cfg.min_handedness_confidence)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
-                          localizer=localizer, tracker=tracker)
+                          torch_threads=cfg.torch_threads, localizer=localizer, tracker=tracker)
 
 
 def yaml_text() -> str:

@@ -71,6 +71,10 @@ class PipelineConfig:
     #: Scale of the per-joint confidence (:func:`pose_confidence`), mm.
     confidence_scale_mm: float = 10.0
     seed: int = 0  # point-sampling generator seed (deterministic output for a given input)
+    #: Threads of torch's CPU operators in this process (``torch.set_num_threads``, process-wide) when > 0;
+    #: 0 leaves torch's setting (by default one per core). On a small CPU shared with a camera driver and DDS,
+    #: fewer threads than cores avoid oversubscription (docs/demo.md measures it).
+    torch_threads: int = 0
     localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
@@ -177,6 +181,10 @@ class HandPosePipeline:
     def __init__(self, cfg: Optional[PipelineConfig] = None, model=None, model_cfg=None):
         """``model`` (with its ``model_cfg``, required then) replaces the one of ``cfg.model_path``."""
         cfg = cfg if cfg is not None else PipelineConfig()
+        if cfg.torch_threads < 0:
+            raise ValueError(f"torch_threads must be >= 0 (0 = torch's default), got {cfg.torch_threads}")
+        if cfg.torch_threads > 0:
+            torch.set_num_threads(int(cfg.torch_threads))
         self.cfg = cfg
         self.device, self.device_warning = resolve_device(cfg.device)
         if model is None:

@@ -138,6 +138,26 @@ def test_node_parameters_default_to_the_core_defaults_and_convert_metres_once():
         (500.0, 0.1, 0.4, 0.6)
 
 
+def test_torch_threads_sets_the_process_threads_only_when_asked():
+    from dataclasses import replace
+
+    from kpfusion_ros.node_config import NodeConfig, pipeline_config
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu"))
+        assert torch.get_num_threads() == 2                           # 0: torch's setting is left alone
+        assert pipeline_config(NodeConfig(torch_threads=1)).torch_threads == 1
+        HandPosePipeline(pipeline_config(NodeConfig(torch_threads=1, model_path="random:lite", device="cpu")))
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="torch_threads must be >= 0"):
+            HandPosePipeline(PipelineConfig(model_path="random:lite", device="cpu", torch_threads=-1))
+        assert "torch_threads must be in [0, 256]" in " ".join(replace(NodeConfig(), torch_threads=-1).validate())
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_random_weights_leave_the_global_rng_alone():
     torch.manual_seed(123)
     before = torch.get_rng_state()
