@@ -208,7 +208,7 @@ class HandPosePipeline:
 
     def apply_config(self, cfg: PipelineConfig) -> None:
         """Take new settings between frames (the node's run-time parameters): localiser, tracker and
-        per-frame options. The model, device and crop settings stay those of the constructor."""
+        per-frame options. The model, device, crop settings and ``torch_threads`` stay those of the constructor."""
         self.cfg = cfg
         self.localizer.config = cfg.localizer
         self.tracker.config = cfg.tracker

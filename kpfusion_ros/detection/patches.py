@@ -127,7 +127,7 @@ def verifier_patches(depth_mm: Union[np.ndarray, torch.Tensor], cam: CameraLike,
     if pyramid is None:
         pyramid = depth_pyramid(depth_mm, 1.0, 10000.0)
     parts = [extract_patches(depth_mm, cam, centres_mm, size=spec.patch_size, cube_mm=spec.cube_mm, pyramid=pyramid)]
-    if getattr(spec, "context_scale", 0.0) > 0:
+    if spec.context_scale > 0:
         parts.append(extract_patches(depth_mm, cam, centres_mm, size=spec.patch_size,
                                      cube_mm=spec.cube_mm * spec.context_scale, pyramid=pyramid))
     return torch.cat(parts, dim=1)

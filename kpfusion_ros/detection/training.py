@@ -166,14 +166,17 @@ def _step_batch(model, frames, props, idx, rng, gen, cfg: TrainConfig, localizer
     for i in idx:
         fr = frames[i]
         pyr = depth_pyramid(fr["depth"], 1.0, 10000.0)
-        cents = frame_samples(fr, props[i], rng, sc)
-        if len(props[i]):
+        cents = frame_samples(fr, props[i], rng, sc)  # the proposals first, as given
+        x = verifier_patches(fr["depth"], fr["cam"], cents, model.spec, pyramid=pyr)
+        n = len(props[i])
+        if n:
             with torch.no_grad():
-                o = model.decode(model(verifier_patches(fr["depth"], fr["cam"], props[i], model.spec, pyramid=pyr)))
+                o = model.decode(model(x[:n]))  # the first pass on the proposals' own patches
             moved = props[i] + _clip_norm(o.offset_mm.double().numpy(), localizer_cfg.max_offset_mm)
             cents = np.concatenate([cents, moved])
+            x = torch.cat([x, verifier_patches(fr["depth"], fr["cam"], moved, model.spec, pyramid=pyr)])
         hand, right, off, ok, _ = label_centres(cents, fr["centre_mm"].reshape(-1, 3), fr["is_right"], sc)
-        P.append(verifier_patches(fr["depth"], fr["cam"], cents, model.spec, pyramid=pyr))
+        P.append(x)
         H.append(hand), R.append(right), O.append(off), M.append(ok)
     model.train()
     x = torch.cat(P)
