@@ -236,3 +236,32 @@ def test_verifier_trains_with_a_context_patch_and_the_localiser_uses_it(tmp_path
     loc = HandLocalizer(LocalizerConfig(min_score=0.0, verifier_path=str(path)))
     cands = loc.localize(fr["depth"], fr["cam"])
     assert cands and all(0.0 <= c.score <= 1.0 and np.isfinite(c.centre_mm).all() for c in cands)
+
+
+def test_train_verifier_cli_mixes_seeds_and_keeps_every_epoch(tmp_path):
+    """kpfusion-train-verifier --also adds another stream's shards to the training frames (recorded in the
+    sidecar); --keep-epochs leaves each epoch's weights beside the checkpoint; a malformed --also is refused."""
+    from kpfusion_ros.detection.training_data import SHARD_FRAMES, shard_path
+    from kpfusion_ros.tools import train_verifier
+
+    with pytest.raises(SystemExit, match="SEED:SHARDS"):
+        train_verifier.parse_also(["2000"])
+    with pytest.raises(SystemExit, match="at least 1"):
+        train_verifier.parse_also(["2000:0"])
+    assert train_verifier.parse_also(["2000:3", "7:1"]) == [(2000, 3), (7, 1)]
+
+    data, out, ck = tmp_path / "data", tmp_path / "v.pt", tmp_path / "ck.pt"
+    rc = train_verifier.main(["--data-dir", str(data), "--seed", "5", "--shards", "1", "--also", "6:1",
+                              "--val-shards", "0", "--epochs", "2", "--frames-per-step", "8",
+                              "--checkpoint", str(ck), "--keep-epochs", "--out", str(out), "--quiet"])
+    assert rc == 0
+    assert shard_path(data, 5, 0).is_file() and shard_path(data, 6, 0).is_file()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["data"]["train_frames"] == 2 * SHARD_FRAMES
+    assert meta["data"]["also"] == [{"seed": 6, "shards": 1}]
+    assert meta["train"]["steps"] == 2 * (2 * SHARD_FRAMES // 8)
+    e1, e2 = tmp_path / "ck_epoch1.pt", tmp_path / "ck_epoch2.pt"
+    assert e1.is_file() and e2.is_file() and not (tmp_path / "ck_epoch3.pt").exists()
+    w1, w2 = load_verifier(str(e1))[0].state_dict(), load_verifier(str(e2))[0].state_dict()
+    assert any(not torch.equal(w1[k], w2[k]) for k in w1)  # two different epochs' weights
+    assert all(torch.equal(w2[k], v) for k, v in load_verifier(str(ck))[0].state_dict().items())

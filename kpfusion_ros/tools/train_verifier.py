@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="where rendered shards are kept")
     p.add_argument("--seed", type=int, default=1000, help="training stream seed")
     p.add_argument("--shards", type=int, default=250, help="training shards (16 frames each)")
+    p.add_argument("--also", nargs="*", default=[], metavar="SEED:SHARDS",
+                   help="more training frames: the first SHARDS shards of stream SEED (e.g. 2000:300), "
+                        "added to --seed's")
     p.add_argument("--val-seed", type=int, default=1001, help="validation stream seed")
     p.add_argument("--val-shards", type=int, default=25, help="validation shards (0 = none)")
     p.add_argument("--epochs", type=int, default=12)
@@ -46,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop training after this many minutes (the weights of the last step are kept)")
     p.add_argument("--checkpoint", default=None,
                    help="weights written after every epoch (default: <data-dir>/checkpoint.pt)")
+    p.add_argument("--keep-epochs", action="store_true",
+                   help="also keep every epoch's weights beside the checkpoint (<checkpoint>_epochN.pt), "
+                        "for choosing one afterwards by a rule on synthetic frames")
     p.add_argument("--out", default="models/hand_verifier.pt", help="weights; the sidecar goes beside it (.json)")
     p.add_argument("--finalize", default=None, metavar="CHECKPOINT",
                    help="do not train: ship the weights of a --checkpoint file of an earlier run of this command "
@@ -55,8 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_also(items) -> list[tuple[int, int]]:
+    """``["2000:300", …]`` → ``[(2000, 300), …]``; a clear error for anything else."""
+    out = []
+    for it in items or []:
+        seed, sep, n = str(it).partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out.append((int(seed), int(n)))
+        except ValueError:
+            raise SystemExit(f"kpfusion-train-verifier: --also expects SEED:SHARDS (e.g. 2000:300), got {it!r}")
+        if out[-1][1] < 1:
+            raise SystemExit(f"kpfusion-train-verifier: --also {it!r}: SHARDS must be at least 1")
+    return out
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    also = parse_also(args.also)
     import torch
 
     torch.set_num_threads(max(1, args.threads))
@@ -68,6 +91,8 @@ def main(argv=None) -> int:
     root = Path(args.data_dir).expanduser()
     t0 = time.time()
     paths = write_shards(root, args.seed, range(args.shards), progress=not args.quiet)
+    for seed, n in also:
+        paths += write_shards(root, seed, range(n), progress=not args.quiet)
     vpaths = write_shards(root, args.val_seed, range(args.val_shards), progress=not args.quiet) \
         if args.val_shards > 0 else []
     render_min = (time.time() - t0) / 60
@@ -86,6 +111,9 @@ def main(argv=None) -> int:
         save_verifier(model, ckpt, meta={"description": f"checkpoint after {hist['epochs'][-1]['steps_done']} steps",
                                          "command": "kpfusion-train-verifier " + " ".join(sys.argv[1:] if argv is None else argv)},
                       half=False)
+        if args.keep_epochs:
+            import shutil
+            shutil.copyfile(ckpt, ckpt.with_name(f"{ckpt.stem}_epoch{len(hist['epochs'])}{ckpt.suffix}"))
 
     if args.finalize:
         from dataclasses import asdict
@@ -105,9 +133,11 @@ def main(argv=None) -> int:
         metrics = evaluate_localizer(val, loc, thresholds=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
     hands = sum(len(f["centre_mm"]) for f in frames)
     meta = {
-        "description": f"hand verifier, synthetic seed {args.seed} ({len(frames)} frames)",
+        "description": f"hand verifier, synthetic seed{'s' if also else ''} "
+                       f"{', '.join(str(sd) for sd in [args.seed] + [a[0] for a in also])} ({len(frames)} frames)",
         "command": "kpfusion-train-verifier " + " ".join(sys.argv[1:] if argv is None else argv),
-        "data": {"train_seed": args.seed, "train_shards": args.shards, "train_frames": len(frames),
+        "data": {"train_seed": args.seed, "train_shards": args.shards,
+                 "also": [{"seed": sd, "shards": n} for sd, n in also], "train_frames": len(frames),
                  "train_hands": hands, "val_seed": args.val_seed, "val_shards": args.val_shards,
                  "val_frames": len(val) if val else 0, "renderer": "kpfusion_ros.data.synthetic (default scenes "
                  "and sensor; views free/ego/table; see kpfusion_ros.detection.training_data.shard_setting)"},
