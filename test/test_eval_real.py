@@ -21,7 +21,7 @@ import fphab_fixture as fx  # noqa: E402
 
 from kpfusion_ros.evaluation.metrics import auroc, pck  # noqa: E402
 from kpfusion_ros.evaluation.real_frames import (  # noqa: E402
-    RealEvalConfig, evaluate_real, hand_size, jitter_mm, label_depth_offsets, mean_training_pose, pose_metrics)
+    TRADEOFF_THRESHOLDS, RealEvalConfig, evaluate_real, hand_size, jitter_mm, label_depth_offsets, mean_training_pose, pose_metrics)
 
 SEQ = "Subject_1/put_salt/1"
 STEP = (3.0, 0.0, 4.0)  # the fixture hand moves 5 mm per frame
@@ -154,6 +154,14 @@ def test_evaluate_real_structure_and_checkable_numbers(real_root):
     assert all(d["gt_distance_mm"] > 80.0 for d in n["detections_elsewhere_list"])
     assert n["confidence"]["true"]["count"] == n["found"]
     assert n["confidence"]["false"]["count"] == n["detections_elsewhere"]
+    # the trade-off: one row per threshold, the unthresholded row is the run's, a row keeps what reaches it
+    rows = n["confidence"]["tradeoff"]
+    assert [r["min_hand_confidence"] for r in rows] == list(TRADEOFF_THRESHOLDS)
+    assert (rows[0]["found"], rows[0]["detections_elsewhere"]) == (n["found"], n["detections_elsewhere"])
+    for r in rows:
+        assert r["detections_elsewhere"] == sum(d["confidence"] >= r["min_hand_confidence"]
+                                                for d in n["detections_elsewhere_list"])
+    assert all(a["found"] >= b["found"] for a, b in zip(rows, rows[1:]))
     assert sum(n["handedness"]["counts"].values()) == n["found"]
     if n["found"]:
         assert n["centre_error_mm"]["median"] <= 80.0 and n["pose"]["count"] == n["found"]

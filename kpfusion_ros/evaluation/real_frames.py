@@ -47,8 +47,9 @@ __all__ = ["RealEvalConfig", "mean_training_pose", "pose_metrics", "hand_size", 
 
 #: A detection within MATCH_MM (crop centre ↔ GT joint mean, evaluation.matching) is the labelled hand.
 PCK_THRESHOLDS_MM = (20.0, 40.0)
-#: Confidence thresholds of the node protocol's trade-off table.
-TRADEOFF_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: Confidence thresholds of the node protocol's trade-off table (finer near 1, where published confidences
+#: of true and false hands differ: e.g. 0.81 vs 0.90 on the F-PHAB sample, docs/real_frames.md).
+TRADEOFF_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 #: Frames of the synthetic training stream averaged by :func:`mean_training_pose` (~1.3 hands each).
 MEAN_POSE_FRAMES = 1024
 _HANDEDNESS_NAMES = {HANDEDNESS_UNKNOWN: "unknown", HANDEDNESS_LEFT: "left", HANDEDNESS_RIGHT: "right"}
