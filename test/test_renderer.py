@@ -191,3 +191,48 @@ def test_rgb_randomisation_blanks_and_jitters():
     assert not torch.allclose(y[y.flatten(1).sum(1) > 0], x[y.flatten(1).sum(1) > 0])
     assert torch.equal(randomize_rgb(x, torch.Generator().manual_seed(0), 0.0, False), x)
 
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def test_crop_worker_exits_when_the_training_process_is_killed(tmp_path):
+    """A training process killed with SIGKILL (daemon workers are not ended then) must not leave its rendering
+    worker working through the queued chunks: the worker notices its parent is gone and exits."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "trainer.py"
+    script.write_text(
+        "import sys, time\n"
+        "from kpfusion_ros.preprocessing import CropConfig\n"
+        "from kpfusion_ros.training.data import DataConfig, RenderedCropStream\n"
+        "if __name__ == '__main__':\n"  # spawned workers import this file again
+        f"    s = RenderedCropStream(DataConfig(seed=3, width={W}, height={H}, frames_per_step=2, pool=2,"
+        " refresh=1, workers=1), CropConfig(crop_size=32, num_points=32))\n"
+        "    s._get(0)\n"  # the worker is up and has rendered one chunk
+        "    for k in range(1, 400):\n"
+        "        s._ask(k)\n"  # a long backlog, as at the start of a run
+        "    print(s._procs[0].pid, flush=True)\n"
+        "    time.sleep(600)\n")
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(p.stdout.readline())
+        assert _alive(worker)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        deadline = time.time() + 60
+        while _alive(worker) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the rendering worker outlived the killed training process"
+    finally:
+        if p.poll() is None:
+            p.kill()

@@ -298,9 +298,25 @@ def _cat_samples(parts: list[dict]) -> dict:
 
 
 def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm):  # pragma: no cover - other process
+    """Render the chunks asked for on ``q_in`` until told to stop (None) or until the training process is gone.
+
+    ``daemon=True`` ends workers only when the training process exits normally; killed (SIGTERM from a job
+    scheduler, SIGKILL), it would leave a worker rendering the chunks still queued (a whole pool's worth at
+    the start: it was seen burning a core for half an hour). So the worker checks its parent before every job."""
+    import multiprocessing
+    import queue
+
     torch.set_num_threads(1)
+    parent = multiprocessing.parent_process()
     while True:
-        job = q_in.get()
+        try:
+            job = q_in.get(timeout=1.0)
+        except queue.Empty:
+            job = False
+        if parent is not None and not parent.is_alive():
+            return
+        if job is False:
+            continue
         if job is None:
             return
         key, indices = job
