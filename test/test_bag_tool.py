@@ -66,8 +66,8 @@ def test_offline_equals_live_node(ros_domain, tmp_path):
     stamps = [t for _, _, t, _ in bagio.read_messages(bag, [bagio.COLOR_TOPIC])][:FRAMES]
     # offline, no DDS
     res = _tool("kpfusion_ros.tools.bag", str(bag), str(tmp_path / "offline"), "--model", MODEL, "--device", "cpu",
-                "--param", "refine_iterations=0", "--param", f"max_hand_speed={HAND_SPEED}", "--max-frames", str(FRAMES),
-                "--csv", str(tmp_path / "j.csv"), "--quiet")
+                "--param", "refine_iterations=0", "--param", f"max_hand_speed={HAND_SPEED}",
+                "--max-frames", str(FRAMES), "--csv", str(tmp_path / "j.csv"), "--quiet")
     assert res.returncode == 0, res.stderr[-3000:]
     offline = _poses(tmp_path / "offline")
     assert sorted(offline) == stamps  # one HandPoseArray per synchronized frame, input stamps

@@ -21,7 +21,8 @@ import fphab_fixture as fx  # noqa: E402
 
 from kpfusion_ros.evaluation.metrics import auroc, pck  # noqa: E402
 from kpfusion_ros.evaluation.real_frames import (  # noqa: E402
-    TRADEOFF_THRESHOLDS, RealEvalConfig, evaluate_real, hand_size, jitter_mm, label_depth_offsets, mean_training_pose, pose_metrics)
+    TRADEOFF_THRESHOLDS, RealEvalConfig, evaluate_real, hand_size, jitter_mm, label_depth_offsets, mean_training_pose,
+    pose_metrics)
 
 SEQ = "Subject_1/put_salt/1"
 STEP = (3.0, 0.0, 4.0)  # the fixture hand moves 5 mm per frame

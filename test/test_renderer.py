@@ -192,7 +192,6 @@ def test_rgb_randomisation_blanks_and_jitters():
     assert torch.equal(randomize_rgb(x, torch.Generator().manual_seed(0), 0.0, False), x)
 
 
-
 def _alive(pid: int) -> bool:
     """True while process ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
     try:
@@ -212,7 +211,7 @@ def test_crop_worker_exits_when_the_training_process_is_killed(tmp_path):
 
     script = tmp_path / "trainer.py"
     script.write_text(
-        "import sys, time\n"
+        "import time\n"
         "from kpfusion_ros.preprocessing import CropConfig\n"
         "from kpfusion_ros.training.data import DataConfig, RenderedCropStream\n"
         "if __name__ == '__main__':\n"  # spawned workers import this file again

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -112,7 +113,6 @@ def main(argv=None) -> int:
                                          "command": "kpfusion-train-verifier " + " ".join(sys.argv[1:] if argv is None else argv)},
                       half=False)
         if args.keep_epochs:
-            import shutil
             shutil.copyfile(ckpt, ckpt.with_name(f"{ckpt.stem}_epoch{len(hist['epochs'])}{ckpt.suffix}"))
 
     if args.finalize:

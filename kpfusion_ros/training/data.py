@@ -308,14 +308,10 @@ def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm):  # pragma: no c
 
     torch.set_num_threads(1)
     parent = multiprocessing.parent_process()
-    while True:
+    while parent is None or parent.is_alive():
         try:
             job = q_in.get(timeout=1.0)
         except queue.Empty:
-            job = False
-        if parent is not None and not parent.is_alive():
-            return
-        if job is False:
             continue
         if job is None:
             return
