@@ -10,6 +10,7 @@ from kpfusion_ros.data.synthetic import (
     OBJECT_INSTANCE,
     SceneConfig,
     SyntheticConfig,
+    SyntheticSequences,
     SyntheticSplit,
     render_batch,
     render_frame,
@@ -198,6 +199,27 @@ def test_sequence_smooth_and_deterministic():
         assert step < 60.0  # mm per frame at 30 Hz
     again = list(render_sequence(2, 40, 30.0, cfg, second_hand_at=0.5))
     assert all(np.array_equal(a.color, b.color) for (_, a), (_, b) in zip(seq, again))
+
+
+def test_synthetic_sequences_reader_is_render_sequence_behind_the_dataset_interface():
+    cfg = SyntheticConfig(width=64, height=48)
+    r = SyntheticSequences([5, 2], num_frames=6, config=cfg)
+    assert len(r) == 12 and r.sequences == ["seed_5", "seed_2"]
+    assert r.sequence_indices() == {"seed_5": list(range(6)), "seed_2": list(range(6, 12))}
+    assert r.sample_info(7) == {"sequence": "seed_2", "seed": 2, "frame": 1}
+    want = [f for _, f in render_sequence(2, 6, 30.0, cfg)]
+    for k in (6, 9, 11):  # the second sequence, rendered on first access, frame for frame
+        got = r[k]
+        assert np.array_equal(got.depth, want[k - 6].depth) and np.array_equal(got.joints_mm, want[k - 6].joints_mm)
+        assert got.stamp == pytest.approx((k - 6) / 30.0) and got.handedness == want[k - 6].handedness
+    assert np.array_equal(r[0].color, next(iter(render_sequence(5, 6, 30.0, cfg)))[1].color)  # back to the first
+    with pytest.raises(IndexError):
+        r[12]
+    for bad in ([], [3, 3]):
+        with pytest.raises(ValueError):
+            SyntheticSequences(bad, num_frames=6, config=cfg)
+    with pytest.raises(ValueError):
+        SyntheticSequences([1], num_frames=0, config=cfg)
 
 
 def test_split_roundtrip(tmp_path):

@@ -229,7 +229,8 @@ def label_depth_offsets(joints_mm: np.ndarray, depth_mm: np.ndarray, cam) -> np.
 
 
 def _label_depth_result(dz: list) -> dict:
-    d = np.asarray(dz, dtype=np.float64).reshape(-1, 21)
+    # one K×21 array per frame, K (labelled hands) may differ between frames
+    d = np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1, 21) for x in dz]) if dz else np.zeros((0, 21))
     ok = np.isfinite(d)
     if not ok.any():
         return {"joints_with_depth": 0}
@@ -422,6 +423,19 @@ def _gt_crops_result(gc: dict, mean_pose: np.ndarray, cfg: RealEvalConfig) -> di
     }
 
 
+def detection_f1(found: int, elsewhere: int, labelled: int) -> float:
+    """F1 of published hands against labelled ones: 2·found / (2·found + elsewhere + missed labelled hands)."""
+    den = 2 * found + elsewhere + (labelled - found)
+    return 2.0 * found / den if den > 0 else float("nan")
+
+
+def _tradeoff_row(t: float, nd: dict) -> dict:
+    found = int(sum(c >= t for c in nd["true_conf"]))
+    elsewhere = int(sum(c >= t for c in nd["false_conf"]))
+    return {"min_hand_confidence": t, "found": found, "detections_elsewhere": elsewhere,
+            "f1": detection_f1(found, elsewhere, nd["hands"])}
+
+
 def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
     gt = np.asarray(nd["gt"], dtype=np.float64).reshape(-1, 21, 3)
     pred = np.asarray(nd["pred"], dtype=np.float64).reshape(-1, 21, 3)
@@ -443,10 +457,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                        "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"]),
                        # the published hands a threshold on their confidence keeps (of this run's: rows below
                        # the run's min_hand_confidence equal that row)
-                       "tradeoff": [{"min_hand_confidence": t,
-                                     "found": int(sum(c >= t for c in nd["true_conf"])),
-                                     "detections_elsewhere": int(sum(c >= t for c in nd["false_conf"]))}
-                                    for t in TRADEOFF_THRESHOLDS]},
+                       "tradeoff": [_tradeoff_row(t, nd) for t in TRADEOFF_THRESHOLDS]},
         "detections_elsewhere_depth_mm": _stats([d["centre_mm"][2] for d in nd["false"]]),
         "detections_elsewhere_list": nd["false"],
         "pipeline": {"max_range_mm": pipeline_config.localizer.max_range_mm,
@@ -517,6 +528,12 @@ def markdown_table(res: dict) -> str:
                   f"{_f(n['handedness']['accuracy'], 3)} | {_f(n['confidence']['auroc_true_vs_false'], 3)} |",
                   "", "Detections elsewhere include the subject's other hand when it is visible and found "
                   "(F-PHAB labels only the right hand)."]
+        rows = n["confidence"]["tradeoff"]
+        lines += ["", "Published hands kept by a `min_hand_confidence` threshold (this run's hands; F1 of found "
+                  "against labelled hands):", "",
+                  "| min_hand_confidence | found | detections elsewhere | F1 |", "|---:|---:|---:|---:|"]
+        lines += [f"| {r['min_hand_confidence']:g} | {r['found']} | {r['detections_elsewhere']} | {_f(r['f1'], 3)} |"
+                  for r in rows]
     if "localizer_candidates" in res:
         c = res["localizer_candidates"]
         lines += ["", f"Localiser candidates: the labelled hand is a candidate in {c['hand_among_candidates']}/"

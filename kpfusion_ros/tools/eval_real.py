@@ -9,6 +9,12 @@ Example (F-PHAB; research-only data: commit only the numbers and this command)::
 Protocols (kpfusion_ros.evaluation.real_frames): ``gt_crops`` (crops at the GT joint mean, with the
 trivial baselines: the mean training pose at the GT centre, all joints at the centre) and ``node``
 (HandPosePipeline at the node's defaults over every sequence in frame order).
+
+The same protocols on rendered sequences (tracking, published confidence and the ``min_hand_confidence``
+trade-off on frames with a known truth, e.g. to choose a threshold before looking at real frames)::
+
+    kpfusion-eval-real --synthetic-sequences 101,102,103,104 --sequence-frames 120 --width 320 --height 240 \
+        --protocols node --json /tmp/synthetic_sequences.json
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="\n".join(__doc__.split("\n")[1:]))
     add_dataset_arguments(p, default_split="test")
     p.set_defaults(dataset="fphab")
+    p.add_argument("--synthetic-sequences", default="", metavar="SEEDS",
+                   help="instead of a dataset: rendered sequences (comma-separated seeds; a right hand that "
+                        "grasps and carries an object, a left hand entering later, clutter) through the same "
+                        "protocols")
+    p.add_argument("--sequence-frames", type=int, default=120, help="frames per rendered sequence (30 fps)")
+    p.add_argument("--width", type=int, default=320, help="rendered sequences: image width")
+    p.add_argument("--height", type=int, default=240, help="rendered sequences: image height")
+    p.add_argument("--sensor", default="mixed",
+                   help="rendered sequences: depth sensor preset (sr300, d435, d415, azure_kinect, clean, mixed)")
     p.add_argument("--model", default="", help="checkpoint; empty = the node's default (the shipped weights); "
                                                "random:<preset> = untrained weights")
     p.add_argument("--verifier", default="", help="hand verifier weights; empty = the node's default (the shipped "
@@ -61,15 +76,31 @@ def _clean(x):
     return x
 
 
+def _synthetic_sequences(args):
+    from ..data.synthetic import SyntheticConfig, SyntheticSequences, get_sensor
+
+    try:
+        seeds = [int(s) for s in args.synthetic_sequences.split(",") if s.strip()]
+        get_sensor(args.sensor)
+        return SyntheticSequences(seeds, num_frames=args.sequence_frames,
+                                  config=SyntheticConfig(width=args.width, height=args.height, sensor=args.sensor))
+    except (ValueError, KeyError) as e:
+        raise SystemExit(f"kpfusion-eval-real: --synthetic-sequences: {e}") from e
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.dataset == "synthetic":
-        raise SystemExit("kpfusion-eval-real evaluates a real dataset: use --dataset fphab|dexycb|dexycb-toolkit|ho3d "
-                         "with --data-root (kpfusion-eval covers synthetic frames)")
     from ..evaluation.real_frames import MEAN_POSE_FRAMES, RealEvalConfig, evaluate_real, markdown_table
     from ..node_config import NodeConfig, pipeline_config
 
-    reader = open_dataset(args)
+    if args.synthetic_sequences:
+        reader, dataset_name = _synthetic_sequences(args), "synthetic-sequences"
+    elif args.dataset == "synthetic":
+        raise SystemExit("kpfusion-eval-real evaluates a real dataset: use --dataset fphab|dexycb|dexycb-toolkit|ho3d "
+                         "with --data-root, or --synthetic-sequences SEEDS for rendered sequences (kpfusion-eval covers "
+                         "single synthetic frames)")
+    else:
+        reader, dataset_name = open_dataset(args), args.dataset
     pcfg = pipeline_config(NodeConfig(hand_verifier_path=args.verifier))
     pcfg = replace(pcfg, device=args.device, model_path=args.model or pcfg.model_path)
     if args.min_hand_confidence is not None:
@@ -81,7 +112,7 @@ def main(argv=None) -> int:
         res = evaluate_real(reader, pcfg, cfg, progress=not args.quiet)
     except ValueError as e:
         raise SystemExit(f"kpfusion-eval-real: {e}") from e
-    res["dataset"] = {"name": args.dataset, "reader": type(reader).__name__, "frames": len(reader),
+    res["dataset"] = {"name": dataset_name, "reader": type(reader).__name__, "frames": len(reader),
                       "sequences": [s for s in getattr(reader, "sequences", [])]}
     res["command"] = "kpfusion-eval-real " + " ".join(sys.argv[1:] if argv is None else argv)
     cands = res.pop("candidates", None)

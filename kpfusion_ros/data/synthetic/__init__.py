@@ -4,7 +4,7 @@ Public API::
 
     from kpfusion_ros.data.synthetic import (
         SyntheticConfig, SceneConfig, SensorModel, SENSORS, get_sensor, HandFrame, FrameBatch,
-        render_frame, render_batch, SyntheticHands, render_sequence,
+        render_frame, render_batch, SyntheticHands, render_sequence, SyntheticSequences,
         write_split, SyntheticSplit, OBJECT_INSTANCE)
 
 A frame is a pure function of (seed, index, config) (CPU). See the modules:
@@ -24,7 +24,7 @@ from .generator import (
 )
 from .scene import OBJECT_INSTANCE, SceneConfig
 from .sensor import SENSORS, SensorModel, get_sensor
-from .sequence import render_sequence
+from .sequence import SyntheticSequences, render_sequence
 from .split import SyntheticSplit, write_split
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "render_batch",
     "render_frame",
     "render_sequence",
+    "SyntheticSequences",
     "SyntheticSplit",
     "write_split",
 ]

@@ -146,3 +146,55 @@ def render_sequence(
             for f in flush():
                 yield f.stamp, f
             batch, stamps, idxs = [], [], []
+
+
+class SyntheticSequences:
+    """Rendered sequences (:func:`render_sequence`, one per seed) behind the real-dataset reader interface.
+
+    ``len``, ``reader[i]`` (a :class:`~.generator.HandFrame` with its ``stamp``), ``sequences``,
+    ``sequence_indices()`` and ``sample_info(i)``: what :func:`kpfusion_ros.evaluation.real_frames.evaluate_real`
+    reads, so that the node protocol (tracking over time, published confidence, handedness, the
+    ``min_hand_confidence`` trade-off) runs on rendered frames exactly as on a real recording.
+    Frames are rendered one sequence at a time, on first access, and only the current sequence is
+    kept (a sequence is a pure function of its seed and the config, so nothing is cached on disk).
+    """
+
+    def __init__(self, seeds, num_frames: int = 120, fps: float = 30.0, config: SyntheticConfig | None = None,
+                 device="cpu"):
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("SyntheticSequences needs at least one seed")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"repeated seeds in {seeds}")
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        self.seeds, self.num_frames, self.fps = seeds, int(num_frames), float(fps)
+        self.config = config or SyntheticConfig()
+        self.device = device
+        self.sequences = [f"seed_{s}" for s in seeds]
+        self._cached: tuple[int, list] | None = None
+
+    def __len__(self) -> int:
+        return len(self.seeds) * self.num_frames
+
+    def sequence_indices(self) -> dict[str, list[int]]:
+        n = self.num_frames
+        return {name: list(range(k * n, (k + 1) * n)) for k, name in enumerate(self.sequences)}
+
+    def sample_info(self, i: int) -> dict:
+        k, f = divmod(self._check(i), self.num_frames)
+        return {"sequence": self.sequences[k], "seed": self.seeds[k], "frame": f}
+
+    def _check(self, i: int) -> int:
+        i = int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return i
+
+    def __getitem__(self, i: int):
+        k, f = divmod(self._check(i), self.num_frames)
+        if self._cached is None or self._cached[0] != k:
+            frames = [fr for _, fr in render_sequence(self.seeds[k], num_frames=self.num_frames, fps=self.fps,
+                                                      config=self.config, device=self.device)]
+            self._cached = (k, frames)
+        return self._cached[1][f]
