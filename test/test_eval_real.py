@@ -251,6 +251,17 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
                   "--quiet")
     assert res.returncode == 0, res.stderr
     assert json.loads(geo.read_text())["node"]["pipeline"]["verifier_path"] == "none"
+    # --blank-colour: the network sees black colour; with an untrained RGB-D network that changes its poses
+    blank, seen = tmp_path / "b.json", tmp_path / "s.json"
+    for path, extra in ((blank, ["--blank-colour"]), (seen, [])):
+        res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
+                      "random:lite", "--protocols", "gt_crops", "--max-frames", "1", "--mean-pose-frames", "4",
+                      "--json", str(path), "--md", str(path.with_suffix(".md")), "--quiet", *extra)
+        assert res.returncode == 0, res.stderr
+    b, s = json.loads(blank.read_text()), json.loads(seen.read_text())
+    assert (b["colour"], s["colour"]) == ("blanked", "as recorded")
+    assert b["gt_crops"]["network"]["mpjpe_mm"] != s["gt_crops"]["network"]["mpjpe_mm"]
+    assert "Colour blanked" in blank.with_suffix(".md").read_text()
     bad = run_cli("kpfusion_ros.tools.eval_real", "--dataset", "synthetic")
     assert bad.returncode != 0 and "real dataset" in bad.stderr and "--synthetic-sequences" in bad.stderr
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite", "--protocols",

@@ -64,6 +64,8 @@ class RealEvalConfig:
     mean_pose_frames: int = MEAN_POSE_FRAMES
     #: also list every localiser candidate per frame (:func:`localizer_candidates`)
     candidates: bool = False
+    #: feed the network black colour images (what training's ``rgb_drop`` shows it): what colour contributes
+    blank_colour: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,11 +341,12 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         frame = reader[i]
         gt_j, gt_c, sides = _labelled(frame)
         depth = np.asarray(frame.depth, dtype=np.float32)
+        color = np.zeros_like(frame.color) if cfg.blank_colour else frame.color
         fno = _frame_number(reader, i, frame)
         if len(gt_j):
             label_dz.append(label_depth_offsets(gt_j, depth, frame.cam))
         if "gt_crops" in cfg.protocols and len(gt_j):
-            joints_m, _, _, overall, _ = crops.estimate(frame.color, depth, frame.cam, gt_c)
+            joints_m, _, _, overall, _ = crops.estimate(color, depth, frame.cam, gt_c)
             for k in range(len(gt_j)):
                 gc["pred"].append(joints_m[k] * 1000.0)
                 gc["gt"].append(gt_j[k])
@@ -353,7 +356,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         if "node" in cfg.protocols:
             if seq != last_seq:
                 node.reset()
-            res = node.process(frame.color, depth, frame.cam, stamp=float(frame.stamp))
+            res = node.process(color, depth, frame.cam, stamp=float(frame.stamp))
             nd["hands"] += len(gt_j)
             centres = np.array([h.center_m * 1000.0 for h in res.hands]).reshape(-1, 3)
             pairs = match_centres(gt_c, centres, cfg.match_mm)
@@ -386,6 +389,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
 
     out: dict = {"frames": len(todo), "sequences": len({s for s, _ in todo}), "model": node.model_description,
                  "untrained_model": bool(node.untrained), "match_mm": cfg.match_mm,
+                 "colour": "blanked" if cfg.blank_colour else "as recorded",
                  "labels_vs_depth": _label_depth_result(label_dz)}
     if "gt_crops" in cfg.protocols:
         out["gt_crops"] = _gt_crops_result(gc, mean_pose, cfg)
@@ -478,6 +482,8 @@ def _f(x, nd: int = 1) -> str:
 def markdown_table(res: dict) -> str:
     """The headline numbers of :func:`evaluate_real` as Markdown."""
     lines = []
+    if res.get("colour") == "blanked":
+        lines += ["Colour blanked: the network saw black colour images (depth alone carries the pose).", ""]
     ld = res.get("labels_vs_depth", {})
     if ld.get("joints_with_depth"):
         lines += [f"Labels vs depth: the observed surface lies a median {_f(ld['median_dz_mm'])} mm in front of the "

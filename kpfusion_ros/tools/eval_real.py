@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-hand-confidence", type=float, default=None,
                    help="the node's min_hand_confidence for the node protocol (default: the node's default; 0 "
                         "publishes every tracked hand: the trade-off table's full range)")
+    p.add_argument("--blank-colour", action="store_true",
+                   help="give the network black colour images (as training's rgb_drop does): what colour adds")
     p.add_argument("--json", default="", help="write the results here (per-frame candidate lists excluded)")
     p.add_argument("--md", default="", help="write the Markdown tables here")
     p.add_argument("--candidates", default="",
@@ -106,7 +108,7 @@ def main(argv=None) -> int:
     if args.min_hand_confidence is not None:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_hand_confidence=args.min_hand_confidence))
     cfg = RealEvalConfig(protocols=tuple(p for p in args.protocols.split(",") if p), match_mm=args.match_mm,
-                         max_frames=args.max_frames, candidates=bool(args.candidates),
+                         max_frames=args.max_frames, candidates=bool(args.candidates), blank_colour=args.blank_colour,
                          mean_pose_frames=MEAN_POSE_FRAMES if args.mean_pose_frames is None else args.mean_pose_frames)
     try:
         res = evaluate_real(reader, pcfg, cfg, progress=not args.quiet)
