@@ -180,6 +180,26 @@ def test_crop_stream_deterministic_and_worker_independent():
     assert torch.equal(a.crops.depth, c.crops.depth) and torch.equal(a.xyz_gt, c.xyz_gt)
 
 
+def test_com_shift_range_moves_the_crop_centres_within_it():
+    """DataConfig.com_shift_mm sets the 'com' augmentation range of directly rendered crops (reference: ±10 mm
+    per axis); the centre offsets from the GT joint mean stay within it and use it."""
+    from kpfusion_ros.data.synthetic.generator import SyntheticConfig as SC
+    from kpfusion_ros.training.augment import COM_RANGE_MM
+    from kpfusion_ros.training.data import DataConfig, joint_mean, render_training_crops
+
+    assert DataConfig().com_shift_mm == COM_RANGE_MM == 10.0
+    cc = CropConfig(crop_size=32, num_points=32)
+    syn = SC(width=160, height=120)
+    for rng in (10.0, 40.0):
+        out = render_training_crops(5, range(60), syn, cc, com_shift_mm=rng)
+        right = out["is_right"].numpy()  # a left hand's crop centre is stored in the mirrored image's frame
+        off = (out["center"].numpy() - joint_mean(out["joints_mm"].numpy()))[right]
+        moved = np.abs(off).max(axis=1) > 1e-2  # (float32 centres) the samples whose augmentation was 'com'
+        assert 0.15 < moved.mean() < 0.6
+        assert np.abs(off).max() <= rng + 1e-2
+        assert np.abs(off[moved]).max() > 0.8 * rng  # the range is used, not just bounded
+
+
 def test_rgb_randomisation_blanks_and_jitters():
     from kpfusion_ros.training.augment import randomize_rgb
 

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="ModelConfig overrides, JSON values (e.g. use_gam=false trunk_widths=[8,8,16,16])")
     p.add_argument("--steps", type=int, default=3000, help="schedule length in steps (lr x0.1 at 11/15)")
+    p.add_argument("--lr-decay-at", type=float, default=None,
+                   help="with --time-budget: lr x0.1 once this fraction of the budget has elapsed (default 11/15)")
     p.add_argument("--time-budget", type=float, default=0.0, help="stop after this many seconds (0 = none)")
     p.add_argument("--frames-per-step", type=int, default=24, help="frames rendered per step (~1.3 hands each)")
     p.add_argument("--pool", type=int, default=0, help="frames kept on the device (0 = render every frame fresh)")
@@ -53,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--workers", type=int, default=DataConfig.workers,
                    help="background crop-rendering processes (0 = render in the training process)")
+    p.add_argument("--com-shift-mm", type=float, default=DataConfig.com_shift_mm,
+                   help="'com' augmentation range: crop centre moved U(-x, x) mm per axis (reference 10)")
     p.add_argument("--rgb-drop", type=float, default=DataConfig.rgb_drop,
                    help="fraction of training crops whose colour is blanked (depth must carry the pose)")
     p.add_argument("--threads", type=int, default=0, help="torch threads for the optimiser process (0 = torch's default)")
@@ -86,8 +90,10 @@ def main(argv=None) -> int:
         preset=args.preset, overrides=parse_overrides(args.set),
         data=DataConfig(seed=args.seed, width=args.width, height=args.height,
                         frames_per_step=args.frames_per_step, pool=args.pool, refresh=args.refresh,
-                        augment=not args.no_augment, workers=args.workers, rgb_drop=args.rgb_drop),
+                        augment=not args.no_augment, workers=args.workers, rgb_drop=args.rgb_drop,
+                        com_shift_mm=args.com_shift_mm),
         steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, time_budget_s=args.time_budget,
+        **({} if args.lr_decay_at is None else {"lr_decay_at": args.lr_decay_at}),
         device=args.device, precision=args.precision, channels_last=args.channels_last, init_seed=args.init_seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
         tensorboard=args.tensorboard)
     t0 = time.time()

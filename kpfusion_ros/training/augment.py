@@ -3,7 +3,7 @@
 
 Because :mod:`.data` crops every hand from the full rendered frame on the fly:
 
-* **com** (3D centre shift U(−10, 10) mm per axis) is done by cropping at the shifted centre
+* **com** (3D centre shift U(−10, 10) mm per axis; ``DataConfig.com_shift_mm`` widens it) is done by cropping at the shifted centre
   and **sc** (cube × U[0.8, 1.2]) by cropping with the scaled cube. The authors re-warp the
   existing 128² crop with ``warpPerspective(M_new·M⁻¹)`` (nearest), which loses the pixels
   outside the old crop (zero borders when the new crop is larger) and resamples twice; a
@@ -105,10 +105,10 @@ def sample_modes(k: int, generator: torch.Generator, modes=AUG_MODES) -> list[st
     return [modes[i] for i in idx]
 
 
-def sample_params(k: int, generator: torch.Generator):
-    """(θ K radians, centre shift K×3 mm, cube scale K) drawn for every sample."""
+def sample_params(k: int, generator: torch.Generator, com_shift_mm: float = COM_RANGE_MM):
+    """(θ K radians, centre shift K×3 mm within ±``com_shift_mm``, cube scale K) drawn for every sample."""
     theta = (torch.rand(k, generator=generator, dtype=torch.float64) * 2 - 1) * math.radians(ROT_RANGE_DEG)
-    shift = (torch.rand(k, 3, generator=generator, dtype=torch.float64) * 2 - 1) * COM_RANGE_MM
+    shift = (torch.rand(k, 3, generator=generator, dtype=torch.float64) * 2 - 1) * com_shift_mm
     scale = (1 + (torch.rand(k, generator=generator, dtype=torch.float64) * 2 - 1) * SCALE_RANGE).abs()
     return theta, shift, scale
 

@@ -27,7 +27,7 @@ from ..data.synthetic import SyntheticConfig, render_batch
 from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
                              lift_pixels, sample_indices)
 from ..tracking import joint_mean
-from .augment import randomize_rgb, rotate_selected, sample_modes, sample_params
+from .augment import COM_RANGE_MM, randomize_rgb, rotate_selected, sample_modes, sample_params
 
 
 @dataclass
@@ -46,6 +46,9 @@ class DataConfig:
     rgb_drop: float = 0.2         # crops: fraction of samples whose colour crop is blanked (depth must carry)
     rgb_jitter: bool = True       # crops: random gain, contrast, channel mix, grey on the colour crop
     p_rot: float = 0.5            # crops: in-plane rotation at draw time (the authors' 'rot', fresh per draw)
+    #: 'com' augmentation: the crop centre moves U(−x, x) mm per axis (reference: 10). Wider teaches the network
+    #: the crops the node makes, centred where the localiser or the last pose put them, not on the GT.
+    com_shift_mm: float = COM_RANGE_MM
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
@@ -84,7 +87,8 @@ def _cat_crops(parts: list[CropBatch]) -> CropBatch:
 
 
 def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, augment: bool = True,
-                    cube_mm: float = CUBE_MM, device=None, centers_mm: Optional[torch.Tensor] = None) -> HandBatch:
+                    cube_mm: float = CUBE_MM, device=None, centers_mm: Optional[torch.Tensor] = None,
+                    com_shift_mm: float = COM_RANGE_MM) -> HandBatch:
     """Crop every valid hand of a :class:`~kpfusion_ros.data.synthetic.FrameBatch`.
 
     ``generator`` (CPU) draws the augmentation and the point sampling. ``centers_mm``
@@ -101,7 +105,7 @@ def make_hand_batch(frames, crop_cfg: CropConfig, generator: torch.Generator, au
     K = int(valid.sum())
     if augment:
         modes = sample_modes(K, generator)
-        theta, shift, scale = sample_params(K, generator)
+        theta, shift, scale = sample_params(K, generator, com_shift_mm)
     else:
         modes = ["none"] * K
         theta, shift, scale = torch.zeros(K, dtype=torch.float64), torch.zeros(K, 3, dtype=torch.float64), \
@@ -204,7 +208,8 @@ class SyntheticCropStream:
             frames = self._pooled_frames(step, g)
         else:
             frames = render_batch(self.cfg.seed, range(step * F, (step + 1) * F), self.syn, self.device)
-        return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device)
+        return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device,
+                               com_shift_mm=self.cfg.com_shift_mm)
 
 
 class DatasetCropStream:
@@ -226,7 +231,8 @@ class DatasetCropStream:
         g = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + int(step))
         idx = torch.randint(len(self.dataset), (self.cfg.frames_per_step,), generator=g).tolist()
         frames = frames_to_batch([self.dataset[i] for i in idx], self.device)
-        return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device)
+        return make_hand_batch(frames, self.crop_cfg, g, self.cfg.augment, self.cfg.cube_mm, self.device,
+                               com_shift_mm=self.cfg.com_shift_mm)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,10 +246,10 @@ _SAMPLE_STREAM = 0x5A3  # augmentation generator stream, disjoint from the scene
 
 
 def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: CropConfig,
-                          augment: bool = True, cube_mm: float = CUBE_MM) -> dict:
+                          augment: bool = True, cube_mm: float = CUBE_MM, com_shift_mm: float = COM_RANGE_MM) -> dict:
     """Crops of every hand of synthetic samples ``indices`` of stream ``seed`` (CPU tensors).
 
-    Per hand one render-time augmentation: 'com' (centre shift ±10 mm per axis), 'sc' (cube ×
+    Per hand one render-time augmentation: 'com' (centre shift ±``com_shift_mm`` per axis), 'sc' (cube ×
     [0.8, 1.2]) or none, a third each (rotation is applied later, at draw time). Returns a dict of
     stacked tensors (``_CROP_FIELDS`` with rgb as uint8, plus joints_mm, is_right, sample) — a pure
     function of (seed, indices, config).
@@ -264,7 +270,7 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
             cube = np.full(3, float(cube_mm))
             if augment:
                 mode = int(torch.randint(3, (1,), generator=ga))
-                shift = (torch.rand(3, generator=ga, dtype=torch.float64).numpy() * 2 - 1) * 10.0
+                shift = (torch.rand(3, generator=ga, dtype=torch.float64).numpy() * 2 - 1) * com_shift_mm
                 scale = 1 + (float(torch.rand(1, generator=ga, dtype=torch.float64)) * 2 - 1) * 0.2
                 if mode == 0:
                     c = c + shift
@@ -297,7 +303,7 @@ def _cat_samples(parts: list[dict]) -> dict:
     return out
 
 
-def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm):  # pragma: no cover - other process
+def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm, com_shift_mm):  # pragma: no cover - other process
     """Render the chunks asked for on ``q_in`` until told to stop (None) or until the training process is gone.
 
     ``daemon=True`` ends workers only when the training process exits normally; killed (SIGTERM from a job
@@ -316,7 +322,7 @@ def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm):  # pragma: no c
         if job is None:
             return
         key, indices = job
-        q_out.put((key, render_training_crops(seed, indices, syn, crop_cfg, augment, cube_mm)))
+        q_out.put((key, render_training_crops(seed, indices, syn, crop_cfg, augment, cube_mm, com_shift_mm)))
 
 
 class RenderedCropStream:
@@ -351,7 +357,8 @@ class RenderedCropStream:
         self._q_in, self._q_out = ctx.Queue(), ctx.Queue()
         for _ in range(self.cfg.workers):
             p = ctx.Process(target=_worker, args=(self._q_in, self._q_out, self.cfg.seed, self.syn, self.crop_cfg,
-                                                  self.cfg.augment, self.cfg.cube_mm), daemon=True)
+                                                  self.cfg.augment, self.cfg.cube_mm, self.cfg.com_shift_mm),
+                            daemon=True)
             p.start()
             self._procs.append(p)
 
@@ -366,7 +373,8 @@ class RenderedCropStream:
             return self._groups[key]
         if self.cfg.workers <= 0:
             self._groups[key] = render_training_crops(self.cfg.seed, self._chunk_indices(key), self.syn,
-                                                      self.crop_cfg, self.cfg.augment, self.cfg.cube_mm)
+                                                      self.crop_cfg, self.cfg.augment, self.cfg.cube_mm,
+                                                      self.cfg.com_shift_mm)
             return self._groups[key]
         self._ask(key)
         while key not in self._groups:
