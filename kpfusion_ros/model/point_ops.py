@@ -69,18 +69,15 @@ def nearest_neighbours(query: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[
     ~1e-7 (test/test_model_ops.py compares the two on random and on lifted-pixel clouds).
     With few reference points (P ≤ 2k) it is the exhaustive search.
     """
-    B, N, _ = query.shape
-    P = ref.shape[1]
+    B, N, C = query.shape
     m = KNN_CANDIDATE_FACTOR * k
-    if P <= m:
+    if ref.shape[1] <= m:
         return torch.topk(square_distance(query, ref), k, dim=-1, largest=False)
+    # |q|² is left out of the expansion: it is the same for every candidate of a query
     approx = torch.baddbmm((ref * ref).sum(-1).unsqueeze(1), query, ref.transpose(1, 2), alpha=-2.0)
-    cand = torch.topk(approx, m, dim=-1, largest=False).indices                      # B×N×m (|q|² dropped:
-    r = gather_points(ref, cand)                                                     # constant per query)
-    d = [r[..., i] - query[..., i].unsqueeze(2) for i in range(query.shape[-1])]     # B×N×m, exact as in
-    d2 = d[0] * d[0]                                                                 # square_distance
-    for x in d[1:]:
-        d2 = d2 + x * x
+    cand = torch.topk(approx, m, dim=-1, largest=False).indices                      # B×N×m
+    r = gather_points(ref, cand).reshape(B * N, m, C)
+    d2 = square_distance(query.reshape(B * N, 1, C), r).reshape(B, N, m)              # exact, as exhaustive
     dist, j = torch.topk(d2, k, dim=-1, largest=False)
     return dist, torch.gather(cand, 2, j)
 

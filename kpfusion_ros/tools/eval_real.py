@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequence-frames", type=int, default=120, help="frames per rendered sequence (30 fps)")
     p.add_argument("--width", type=int, default=320, help="rendered sequences: image width")
     p.add_argument("--height", type=int, default=240, help="rendered sequences: image height")
+    from ..data.synthetic import SENSORS
+
     p.add_argument("--sensor", default="mixed",
-                   help="rendered sequences: depth sensor preset (sr300, d435, d415, azure_kinect, clean, mixed)")
+                   help=f"rendered sequences: depth sensor preset ({', '.join(sorted(SENSORS))}; mixed = one per frame)")
     p.add_argument("--model", default="", help="checkpoint; empty = the node's default (the shipped weights); "
                                                "random:<preset> = untrained weights")
     p.add_argument("--verifier", default="", help="hand verifier weights; empty = the node's default (the shipped "

@@ -27,7 +27,7 @@ from ..data.synthetic import SyntheticConfig, render_batch
 from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
                              lift_pixels, sample_indices)
 from ..tracking import joint_mean
-from .augment import COM_RANGE_MM, randomize_rgb, rotate_selected, sample_modes, sample_params
+from .augment import COM_RANGE_MM, SCALE_RANGE, randomize_rgb, rotate_selected, sample_modes, sample_params
 
 
 @dataclass
@@ -271,7 +271,7 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
             if augment:
                 mode = int(torch.randint(3, (1,), generator=ga))
                 shift = (torch.rand(3, generator=ga, dtype=torch.float64).numpy() * 2 - 1) * com_shift_mm
-                scale = 1 + (float(torch.rand(1, generator=ga, dtype=torch.float64)) * 2 - 1) * 0.2
+                scale = 1 + (float(torch.rand(1, generator=ga, dtype=torch.float64)) * 2 - 1) * SCALE_RANGE
                 if mode == 0:
                     c = c + shift
                 elif mode == 1:
