@@ -189,6 +189,57 @@ def test_clutter_patches_are_valid_deterministic_and_edge_rich():
     assert float(edges.median()) > 2 * PATCH_SIZE
 
 
+def test_ellipsoid_depth_hits_the_surface_at_the_nearer_root():
+    """The ray caster of the smooth-blob negatives: every hit lies on its (rotated) ellipsoid and in front of
+    its centre, the axis-aligned silhouette has the projected half-width, and a ray that misses is +inf."""
+    from kpfusion_ros.detection.clutter import _random_rotations, ellipsoid_depth
+
+    fx, W, H = 300.0, 160, 120
+    uu, vv = torch.meshgrid(torch.arange(W, dtype=torch.float64), torch.arange(H, dtype=torch.float64), indexing="xy")
+    x, y = ((uu - 79.5) / fx).flatten(), ((vv - 59.5) / fx).flatten()
+    C = torch.tensor([[0.0, 0.0, 500.0], [60.0, -40.0, 800.0]], dtype=torch.float64)
+    axes = torch.tensor([[40.0, 90.0, 20.0], [30.0, 70.0, 50.0]], dtype=torch.float64)
+    R = torch.stack([torch.eye(3, dtype=torch.float64), _random_rotations(1, torch.Generator().manual_seed(1))[0]])
+    t = ellipsoid_depth(x, y, C, axes, R)
+    for k in range(2):
+        hit = torch.isfinite(t[k])
+        assert 30 < int(hit.sum()) < W * H
+        p = t[k, hit, None] * torch.stack([x[hit], y[hit], torch.ones_like(x[hit])], dim=1)   # 3D hit points
+        e = torch.einsum("ji,pj->pi", R[k], p - C[k]) / axes[k]
+        assert torch.allclose((e * e).sum(1), torch.ones(int(hit.sum()), dtype=torch.float64), atol=1e-6)
+        q = p * (1.0 - 1.0 / t[k, hit, None])                                 # 1 mm nearer on each ray: outside
+        e = torch.einsum("ji,pj->pi", R[k], q - C[k]) / axes[k]
+        assert ((e * e).sum(1) > 1.0).all()
+    assert float(t[0].min()) == pytest.approx(480.0, abs=0.01)            # 500 − 20 on the axis
+    row = torch.isfinite(t[0].view(H, W)[60])                              # the middle row: x half-width 40 mm
+    assert abs(int(row.sum()) - 2 * 40 * fx / 500) <= 2
+    assert not torch.isfinite(t[0].view(H, W)[0, 0])
+
+
+def test_smooth_blob_patches_are_deterministic_valid_and_smooth():
+    """Smooth-blob negatives: the verifier's own input format (hand and context patch), reproducible from the
+    generator, a single convex surface near the centre (few depth edges, unlike clutter), the rest background."""
+    from kpfusion_ros.detection.clutter import clutter_patches, smooth_blob_patches
+
+    spec = VerifierSpec(context_scale=3.0, in_channels=4)
+    a = smooth_blob_patches(24, spec, torch.Generator().manual_seed(2))
+    assert a.shape == (24, 4, PATCH_SIZE, PATCH_SIZE)
+    assert torch.equal(a, smooth_blob_patches(24, spec, torch.Generator().manual_seed(2)))
+    assert not torch.equal(a, smooth_blob_patches(24, spec, torch.Generator().manual_seed(3)))
+    d, v = a[:, 0], a[:, 1]
+    assert d.min() >= -1.0 and d.max() <= 1.0 and set(torch.unique(v).tolist()) <= {-1.0, 0.0, 1.0}
+    fg = d < 1.0
+    centre = fg[:, 24:40, 24:40].float().mean(dim=(1, 2))
+    assert float(centre.median()) > 0.5                                    # the blob is where the centre is
+    assert (fg.float().mean(dim=(1, 2)) < 0.9).all()                       # and leaves background around it
+    inner = fg[:, 1:-1, 1:-1] & fg[:, :-2, 1:-1] & fg[:, 2:, 1:-1] & fg[:, 1:-1, :-2] & fg[:, 1:-1, 2:]
+    curvature = (d[:, 1:-1, 2:] - 2 * d[:, 1:-1, 1:-1] + d[:, 1:-1, :-2]).abs()[inner]
+    c = clutter_patches(24, PATCH_SIZE, torch.Generator().manual_seed(2))[:, 0]
+    assert float(curvature.quantile(0.99)) < 0.2                            # smooth (clutter: ~0.9)
+    edges = lambda z: ((z[:, :, 1:] - z[:, :, :-1]).abs() > 0.08).float().sum(dim=(1, 2)).median()
+    assert float(edges(d)) < 0.5 * float(edges(c))
+
+
 def test_composite_behind_keeps_the_foreground_and_fills_only_valid_background():
     from kpfusion_ros.detection.clutter import composite_behind
 
@@ -218,7 +269,8 @@ def test_verifier_trains_with_a_context_patch_and_the_localiser_uses_it(tmp_path
     spec = VerifierSpec(context_scale=3.0, in_channels=4)
     with pytest.raises(ValueError, match="in_channels must be 4"):
         VerifierSpec(context_scale=3.0)
-    cfg = replace(TrainConfig(), epochs=1, frames_per_step=4, spec=spec)
+    cfg = replace(TrainConfig(), epochs=1, frames_per_step=4, spec=spec,
+                  samples=replace(TrainConfig().samples, blob_bank=16))
     model, hist = train(frames, cfg, progress=False, log=lambda *a: None)
     ep = hist["epochs"][0]
     assert ep["steps_done"] == SHARD_FRAMES // 4 and all(np.isfinite(ep[k]) for k in ("total", "hand", "offset"))
@@ -251,7 +303,7 @@ def test_train_verifier_cli_mixes_seeds_and_keeps_every_epoch(tmp_path):
 
     data, out, ck = tmp_path / "data", tmp_path / "v.pt", tmp_path / "ck.pt"
     rc = train_verifier.main(["--data-dir", str(data), "--seed", "5", "--shards", "1", "--also", "6:1",
-                              "--val-shards", "0", "--epochs", "2", "--frames-per-step", "8",
+                              "--val-shards", "0", "--epochs", "2", "--frames-per-step", "8", "--blob-bank", "8",
                               "--checkpoint", str(ck), "--keep-epochs", "--out", str(out), "--quiet"])
     assert rc == 0
     assert shard_path(data, 5, 0).is_file() and shard_path(data, 6, 0).is_file()
@@ -259,6 +311,7 @@ def test_train_verifier_cli_mixes_seeds_and_keeps_every_epoch(tmp_path):
     assert meta["data"]["train_frames"] == 2 * SHARD_FRAMES
     assert meta["data"]["also"] == [{"seed": 6, "shards": 1}]
     assert meta["train"]["steps"] == 2 * (2 * SHARD_FRAMES // 8)
+    assert meta["train_config"]["samples"]["blob_bank"] == 8
     e1, e2 = tmp_path / "ck_epoch1.pt", tmp_path / "ck_epoch2.pt"
     assert e1.is_file() and e2.is_file() and not (tmp_path / "ck_epoch3.pt").exists()
     w1, w2 = load_verifier(str(e1))[0].state_dict(), load_verifier(str(e2))[0].state_dict()

@@ -17,7 +17,8 @@ mirrored left ↔ right with probability ½ (which makes it the other hand: side
 negated), and gets random holes and depth noise (sim-to-real robustness). Procedural clutter
 (:mod:`.clutter`) adds edge-rich negatives and busy backgrounds behind a share of the patches
 (``clutter_negatives``, ``p_busy_background``): without them the verifier took "many depth edges"
-for "hand" and scored a real cluttered worktop ≈ 1.
+for "hand" and scored a real cluttered worktop ≈ 1. Smooth convex blobs (``blob_negatives``) are the
+opposite negatives: without them verifier v4 gave a hand-sized ellipsoid in an empty frame p(hand) 0.90.
 
 :func:`evaluate_localizer` runs the whole localiser on frames and reports recall, false hands
 per frame, centre error, the AUROC of the score (true vs false detections) and handedness
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .clutter import clutter_patches, composite_behind
+from .clutter import clutter_patches, composite_behind, smooth_blob_patches
 from .patches import depth_pyramid, flip_patches, verifier_patches
 from .verifier import HandVerifier, VerifierSpec
 
@@ -63,6 +64,12 @@ class SampleConfig:
     #: probability that a patch's background is filled with clutter behind it (0 and 0: the renderer's alone)
     clutter_negatives: float = 0.15
     p_busy_background: float = 0.3
+    #: smooth convex blobs floating in front of nothing or a wall (:func:`.clutter.smooth_blob_patches`),
+    #: negatives added per batch as a fraction of its patches (0: none, as up to verifier v4), drawn from a
+    #: bank of ``blob_bank`` ray-cast once per run (they cost ~15 ms each; mirroring, holes and noise are
+    #: still drawn afresh per use)
+    blob_negatives: float = 0.05
+    blob_bank: int = 2048
 
 
 @dataclass(frozen=True)
@@ -156,8 +163,9 @@ def _losses(model: HandVerifier, raw: torch.Tensor, hand, right, off, off_ok, cf
     return {"total": total, "hand": l_hand.detach(), "right": l_right.detach(), "offset": l_off.detach()}
 
 
-def _step_batch(model, frames, props, idx, rng, gen, cfg: TrainConfig, localizer_cfg):
-    """Patches and targets of the frames ``idx`` (cascade samples from the current model)."""
+def _step_batch(model, frames, props, idx, rng, gen, cfg: TrainConfig, localizer_cfg, blobs=None):
+    """Patches and targets of the frames ``idx`` (cascade samples from the current model); ``blobs``: the
+    run's bank of smooth-blob negatives (None: none)."""
     from kpfusion_ros.localization import _clip_norm
 
     sc = cfg.samples
@@ -188,13 +196,21 @@ def _step_batch(model, frames, props, idx, rng, gen, cfg: TrainConfig, localizer
         busy = torch.rand(len(x), generator=gen) < sc.p_busy_background
         if busy.any():
             x[busy] = composite_behind(x[busy], gen)
-    n_clutter = int(round(sc.clutter_negatives * len(x)))
+    n_real = len(x)
+    negatives = []
+    n_clutter = int(round(sc.clutter_negatives * n_real))
     if n_clutter > 0:
-        x = torch.cat([x, clutter_patches(n_clutter, x.shape[-1], gen, pairs=x.shape[1] // 2)])
-        hand = torch.cat([hand, torch.zeros(n_clutter)])
-        right = torch.cat([right, torch.full((n_clutter,), -1.0)])
-        off = torch.cat([off, torch.zeros(n_clutter, 3)])
-        ok = torch.cat([ok, torch.zeros(n_clutter, dtype=torch.bool)])
+        negatives.append(clutter_patches(n_clutter, x.shape[-1], gen, pairs=x.shape[1] // 2))
+    n_blob = int(round(sc.blob_negatives * n_real)) if blobs is not None and len(blobs) else 0
+    if n_blob > 0:
+        negatives.append(blobs[torch.randint(0, len(blobs), (n_blob,), generator=gen)])
+    if negatives:
+        x = torch.cat([x] + negatives)
+        n_neg = len(x) - n_real
+        hand = torch.cat([hand, torch.zeros(n_neg)])
+        right = torch.cat([right, torch.full((n_neg,), -1.0)])
+        off = torch.cat([off, torch.zeros(n_neg, 3)])
+        ok = torch.cat([ok, torch.zeros(n_neg, dtype=torch.bool)])
     flip = torch.rand(len(x), generator=gen) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), flip_patches(x), x)
     right = torch.where(flip & (right >= 0), 1.0 - right, right)
@@ -225,6 +241,9 @@ def train(frames: Sequence[dict], cfg: TrainConfig = TrainConfig(), localizer_cf
     model = HandVerifier(cfg.spec)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    blobs = None
+    if cfg.samples.blob_negatives > 0 and cfg.samples.blob_bank > 0:
+        blobs = smooth_blob_patches(cfg.samples.blob_bank, cfg.spec, torch.Generator().manual_seed(cfg.seed + 1))
     steps_per_epoch = max(1, len(frames) // cfg.frames_per_step)
     total = cfg.epochs * steps_per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -246,7 +265,7 @@ def train(frames: Sequence[dict], cfg: TrainConfig = TrainConfig(), localizer_cf
                 out_of_time = True
                 break
             idx = order[b * cfg.frames_per_step:(b + 1) * cfg.frames_per_step]
-            x, hand, right, off, ok = _step_batch(model, frames, props, idx, rng, gen, cfg, localizer_cfg)
+            x, hand, right, off, ok = _step_batch(model, frames, props, idx, rng, gen, cfg, localizer_cfg, blobs)
             raw = model(x)
             ls = _losses(model, raw, hand, right, off, ok, cfg)
             opt.zero_grad(set_to_none=True)

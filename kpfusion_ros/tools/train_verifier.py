@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--context-scale", type=float, default=0.0,
                    help="> 0: also show the verifier a context patch this many times wider (e.g. 3: 900 mm)")
+    p.add_argument("--blob-negatives", type=float, default=None,
+                   help="smooth-blob negatives per batch, as a fraction of its patches (default: SampleConfig's; "
+                        "0: none, as up to verifier v4)")
+    p.add_argument("--blob-bank", type=int, default=None,
+                   help="smooth blobs ray-cast once per run to draw them from (default: SampleConfig's)")
     p.add_argument("--time-budget-min", type=float, default=None,
                    help="stop training after this many minutes (the weights of the last step are kept)")
     p.add_argument("--checkpoint", default=None,
@@ -102,8 +107,13 @@ def main(argv=None) -> int:
     spec = TrainConfig().spec
     if args.context_scale > 0:
         spec = replace(spec, context_scale=args.context_scale, in_channels=2 * spec.in_channels)
+    samples = TrainConfig().samples
+    if args.blob_negatives is not None:
+        samples = replace(samples, blob_negatives=args.blob_negatives)
+    if args.blob_bank is not None:
+        samples = replace(samples, blob_bank=args.blob_bank)
     cfg = replace(TrainConfig(), epochs=args.epochs, frames_per_step=args.frames_per_step, lr=args.lr,
-                  seed=args.train_seed, time_budget_min=args.time_budget_min, spec=spec)
+                  seed=args.train_seed, time_budget_min=args.time_budget_min, spec=spec, samples=samples)
     lcfg = LocalizerConfig()
     ckpt = Path(args.checkpoint).expanduser() if args.checkpoint else root / "checkpoint.pt"
 
