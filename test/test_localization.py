@@ -404,9 +404,9 @@ def test_block_min_equals_plain_definition(shape, s):
 
 
 def test_score_gate_drops_smooth_blobs_keeps_rendered_hands():
-    """The geometric stage's default gate (0.1) does not report a smooth convex hand-sized blob; the shipped
-    localiser (with its verifier) reports rendered hands. (The shipped verifier v4 gives this blob floating in
-    an empty frame p(hand) 0.90, v3 gave 0.001: a known gap, docs/real_frames.md.)"""
+    """The geometric stage's default gate (0.1) does not report a smooth convex hand-sized blob, nor does the
+    shipped localiser with its verifier (v5, trained with smooth-blob negatives, scores it far below
+    ``min_hand_score``; v4 gave it p(hand) 0.90); the shipped localiser reports rendered hands."""
     from kpfusion_ros.data.synthetic import render_frame
     from kpfusion_ros.data.synthetic.presets import clean_scene_config
 
@@ -417,6 +417,11 @@ def test_score_gate_drops_smooth_blobs_keeps_rendered_hands():
     blob = localize_hands(depth, K(cam), GEOMETRY)
     assert len(blob) == 1 and blob[0].score < 0.1  # found, but scores as not hand-like
     assert localize_hands(depth, K(cam), LocalizerConfig()) == []
+    shipped = HandLocalizer(_LocalizerConfig())
+    assert shipped.verifier is not None
+    assert shipped.localize(depth, K(cam)) == []
+    scored = HandLocalizer(_LocalizerConfig(min_score=0.0)).localize(depth, K(cam))
+    assert scored and max(c.score for c in scored) < 0.5 * _LocalizerConfig().min_score
     cfg = clean_scene_config(320, 240, num_hands=1, p_left=0.0)
     found = 0
     for i in range(8):
