@@ -144,14 +144,16 @@ def test_missing_shipped_verifier_falls_back_with_a_warning(monkeypatch):
 
 def test_localizer_finds_an_egocentric_hand_among_table_clutter():
     """Egocentric frames (arm from the bottom edge, a held object, 6–10 items on a table at 0.6–1.2 m), rendered
-    from a seed the verifier never saw: the shipped localiser finds the hand (measured 10/10, centre 16 mm, 4 false
-    hands) and does better than the geometric stage alone (5/10, 8 false)."""
+    from a seed the verifier never saw: the shipped localiser finds the hand and does better than the geometric
+    stage alone. Measured on these 30 frames: verifier v5 27/30 found, 17 false hands, centre 14.6 mm (v4: 27, 14,
+    18.5); the geometric stage 11, 24, 26.5. (On the first 10 frames alone v5 has 7 false hands to v4's 4; on the
+    next 50 they are level, 33 vs 32: ten frames were too few to tell the two apart.)"""
     from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_frame
     from kpfusion_ros.evaluation.matching import match_centres
 
     scene = SceneConfig(num_hands=1, views=(0.0, 1.0, 0.0), table_items=(6, 10), p_grasp=1.0)
     cfg = SyntheticConfig(width=320, height=240, scene=scene)
-    frames = [render_frame(4242, i, cfg) for i in range(10)]
+    frames = [render_frame(4242, i, cfg) for i in range(30)]
     assert all(f.joints_mm.shape[0] == 1 for f in frames)
     results = {}
     for name, loc in (("verifier", HandLocalizer()), ("geometric", HandLocalizer(LocalizerConfig(verifier_path=NO_VERIFIER)))):
@@ -166,8 +168,8 @@ def test_localizer_finds_an_egocentric_hand_among_table_clutter():
             err += [e for _, _, e in pairs]
         results[name] = (found, false, float(np.median(err)) if err else np.inf)
     found, false, med = results["verifier"]
-    assert found >= 9 and false <= 6 and med <= 30.0, results
-    assert found >= results["geometric"][0] and false <= results["geometric"][1], results
+    assert found >= 25 and false <= 20 and med <= 25.0, results
+    assert found > results["geometric"][0] and false < results["geometric"][1], results
 
 
 def test_clutter_patches_are_valid_deterministic_and_edge_rich():
