@@ -191,18 +191,23 @@ def test_clutter_patches_are_valid_deterministic_and_edge_rich():
     assert float(edges.median()) > 2 * PATCH_SIZE
 
 
-def test_ellipsoid_depth_hits_the_surface_at_the_nearer_root():
-    """The ray caster of the smooth-blob negatives: every hit lies on its (rotated) ellipsoid and in front of
-    its centre, the axis-aligned silhouette has the projected half-width, and a ray that misses is +inf."""
-    from kpfusion_ros.detection.clutter import _random_rotations, ellipsoid_depth
+def test_ellipsoid_ray_caster_hits_the_surface_at_the_nearer_root():
+    """The ray caster of the smooth-blob negatives (the renderer's ``hit_ellipsoid``, with rays (x, y, 1) so that
+    t is the depth): every hit lies on its (rotated) ellipsoid and is its nearer root, the axis-aligned
+    silhouette has the projected half-width, and a ray that misses is +inf."""
+    from kpfusion_ros.data.synthetic.render import hit_ellipsoid
+    from kpfusion_ros.data.synthetic.scene import random_rotation
 
     fx, W, H = 300.0, 160, 120
     uu, vv = torch.meshgrid(torch.arange(W, dtype=torch.float64), torch.arange(H, dtype=torch.float64), indexing="xy")
     x, y = ((uu - 79.5) / fx).flatten(), ((vv - 59.5) / fx).flatten()
     C = torch.tensor([[0.0, 0.0, 500.0], [60.0, -40.0, 800.0]], dtype=torch.float64)
     axes = torch.tensor([[40.0, 90.0, 20.0], [30.0, 70.0, 50.0]], dtype=torch.float64)
-    R = torch.stack([torch.eye(3, dtype=torch.float64), _random_rotations(1, torch.Generator().manual_seed(1))[0]])
-    t = ellipsoid_depth(x, y, C, axes, R)
+    R = torch.stack([torch.eye(3, dtype=torch.float64),
+                     torch.from_numpy(random_rotation(torch.Generator().manual_seed(1)))])
+    A = torch.diag_embed(1.0 / axes) @ R.transpose(1, 2)
+    rd = torch.stack([x, y, torch.ones_like(x)], dim=-1)[None]
+    t = hit_ellipsoid(rd, torch.cat([C, A.reshape(2, 9)], 1)[None])[0].T
     for k in range(2):
         hit = torch.isfinite(t[k])
         assert 30 < int(hit.sum()) < W * H

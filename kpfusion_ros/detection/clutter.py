@@ -33,9 +33,13 @@ import math
 
 import torch
 
+from kpfusion_ros.data.synthetic.render import hit_ellipsoid, hit_plane
+from kpfusion_ros.data.synthetic.scene import quaternion_rotations
+from kpfusion_ros.geometry import backproject
+
 from .patches import verifier_patches
 
-__all__ = ["clutter_depth", "clutter_patches", "composite_behind", "smooth_blob_patches", "ellipsoid_depth", "BLOB_CAMERAS"]
+__all__ = ["clutter_depth", "clutter_patches", "composite_behind", "smooth_blob_patches", "BLOB_CAMERAS"]
 
 
 def _uniform(gen: torch.Generator, shape, lo: float, hi: float) -> torch.Tensor:
@@ -135,33 +139,6 @@ BLOB_CAMERAS = ((320, 240, 290.0, 290.0, 159.5, 119.5), (320, 240, 380.0, 380.0,
 _BLOB_CHUNK = 8
 
 
-def _random_rotations(n: int, gen: torch.Generator) -> torch.Tensor:
-    """n×3×3 rotations, uniform over SO(3) (normalised Gaussian quaternions)."""
-    q = torch.randn(n, 4, generator=gen, dtype=torch.float64)
-    w, x, y, z = (q / q.norm(dim=1, keepdim=True)).unbind(1)
-    return torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-                        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-                        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], dim=1).view(n, 3, 3)
-
-
-def ellipsoid_depth(x: torch.Tensor, y: torch.Tensor, centres: torch.Tensor, axes: torch.Tensor,
-                    R: torch.Tensor) -> torch.Tensor:
-    """m×P depth (mm; +inf where the ray misses) of the first hit of the rays (x, y, 1) (P each: the
-    normalised image coordinates of the pixels) with m ellipsoids (p − C)ᵀ Q (p − C) = 1, Q = R diag(axes⁻²) Rᵀ
-    (``centres`` m×3 mm, ``axes`` m×3 semi-axes mm, ``R`` m×3×3 their orientations). For the ray p = t·(x, y, 1),
-    t is the depth: a t² + b t + c = 0 with a = rᵀQr, b = −2 rᵀQC, c = CᵀQC − 1, the nearer root."""
-    Q = R @ torch.diag_embed(axes ** -2) @ R.transpose(1, 2)
-    quad = torch.stack([x * x, y * y, torch.ones_like(x), 2 * x * y, 2 * x, 2 * y])        # 6×P
-    qc = torch.stack([Q[:, 0, 0], Q[:, 1, 1], Q[:, 2, 2], Q[:, 0, 1], Q[:, 0, 2], Q[:, 1, 2]], dim=1)
-    QC = torch.einsum("mij,mj->mi", Q, centres)
-    a = qc @ quad                                                                           # m×P
-    b = -2.0 * (QC @ torch.stack([x, y, torch.ones_like(x)]))
-    c = ((centres * QC).sum(-1) - 1.0)[:, None]
-    disc = b * b - 4 * a * c
-    t = (-b - torch.sqrt(disc.clamp(min=0.0))) / (2 * a)
-    return torch.where((disc > 0) & (t > 0), t, torch.full_like(t, math.inf))
-
-
 def smooth_blob_patches(n: int, spec, gen: torch.Generator, semi_axes_mm: tuple[float, float] = (15.0, 110.0),
                         depth_mm: tuple[float, float] = (300.0, 1200.0), p_wall: float = 0.5,
                         centre_jitter_mm: float = 20.0, surface_mm: float = 17.0) -> torch.Tensor:
@@ -171,7 +148,8 @@ def smooth_blob_patches(n: int, spec, gen: torch.Generator, semi_axes_mm: tuple[
     Each blob: semi-axes drawn from ``semi_axes_mm`` (independently, so from balls to flat discs and rods),
     a uniform random orientation, its centre at a depth in ``depth_mm`` anywhere in the image of one of
     :data:`BLOB_CAMERAS`; behind it nothing (no depth) or, with probability ``p_wall``, a tilted wall
-    100–800 mm behind. Depth is the exact first hit of each pixel's ray (vectorised over blobs and pixels);
+    100–800 mm behind. Depth is the exact first hit of each pixel's ray, by the renderer's own ray casters
+    (vectorised over blobs and pixels);
     the patches are centred where a proposal would put them (``surface_mm`` behind the surface seen at the
     blob's centre pixel, plus ``centre_jitter_mm`` of Gaussian jitter per axis), and cut by the same function the localiser uses."""
     S = spec.patch_size
@@ -181,32 +159,34 @@ def smooth_blob_patches(n: int, spec, gen: torch.Generator, semi_axes_mm: tuple[
     which = torch.randint(0, len(BLOB_CAMERAS), (n,), generator=gen)
     f64 = dict(generator=gen, dtype=torch.float64)
     for k, (W, H, fx, fy, cx, cy) in enumerate(BLOB_CAMERAS):
+        cam = torch.tensor([[fx, fy, cx, cy]], dtype=torch.float64)
         uu, vv = torch.meshgrid(torch.arange(W, dtype=torch.float64), torch.arange(H, dtype=torch.float64),
                                 indexing="xy")
-        x, y = ((uu - cx) / fx).flatten(), ((vv - cy) / fy).flatten()      # the ray of each pixel: (x, y, 1)
-        lin = torch.stack([x, y, torch.ones_like(x)])                                    # 3×P
-        todo = torch.nonzero(which == k).flatten()
+        rd = backproject(torch.stack([uu.flatten(), vv.flatten()], -1)[None], torch.ones(1, W * H,
+                                                                                         dtype=torch.float64), cam)
+        todo = torch.nonzero(which == k).flatten()   # rd: 1×P×3, the ray (x, y, 1) of each pixel
         for idx in todo.split(_BLOB_CHUNK):    # bounded memory: a chunk of blobs × every pixel
             m = len(idx)
             axes = semi_axes_mm[0] + (semi_axes_mm[1] - semi_axes_mm[0]) * torch.rand(m, 3, **f64)
-            R = _random_rotations(m, gen)
+            R = torch.from_numpy(quaternion_rotations(torch.randn(m, 4, **f64).numpy()))
             z = depth_mm[0] + (depth_mm[1] - depth_mm[0]) * torch.rand(m, **f64)
             u = torch.rand(m, **f64) * (W - 1)
             v = torch.rand(m, **f64) * (H - 1)
-            C = torch.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], dim=1)          # m×3 mm
-            depth = ellipsoid_depth(x, y, C, axes, R)                                  # m×P
+            C = backproject(torch.stack([u, v], -1)[None], z[None], cam)[0]               # m×3 mm
+            A = torch.diag_embed(1.0 / axes) @ R.transpose(1, 2)                           # |A(p − C)| = 1
+            depth = hit_ellipsoid(rd, torch.cat([C, A.reshape(m, 9)], 1)[None])[0].T      # m×P: r_z = 1
             # a wall: the plane through C + (0, 0, back), its normal up to ~35° off the optical axis
             back = 100.0 + 700.0 * torch.rand(m, **f64) + axes.max(dim=1).values
             nrm = torch.cat([0.7 * (2 * torch.rand(m, 2, **f64) - 1), torch.ones(m, 1, dtype=torch.float64)], 1)
             P0 = C.clone()
             P0[:, 2] += back
-            t_wall = (nrm * P0).sum(-1, keepdim=True) / (nrm @ lin)                     # m×P
+            t_wall = hit_plane(rd, torch.cat([nrm, (nrm * P0).sum(-1, keepdim=True)], 1)[None])[0].T   # m×P
             wall = torch.rand(m, 1, generator=gen) < p_wall
-            depth = torch.where(wall & (t_wall > 0), torch.minimum(depth, t_wall), depth)
+            depth = torch.where(wall, torch.minimum(depth, t_wall), depth)
             depth = torch.where(torch.isfinite(depth), depth, torch.zeros_like(depth)).view(m, H, W)
             # where a proposal puts the centre: the surface seen at the blob's centre pixel, surface_mm deeper
             zs = depth[torch.arange(m), v.round().long(), u.round().long()] + surface_mm
-            centres = torch.stack([(u - cx) * zs / fx, (v - cy) * zs / fy, zs], dim=1)
+            centres = backproject(torch.stack([u, v], -1)[None], zs[None], cam)[0]
             centres += centre_jitter_mm * torch.randn(m, 3, **f64)
             depth = depth.float().numpy()
             for j in range(m):   # one small frame per blob; verifier_patches is vectorised inside

@@ -185,7 +185,10 @@ def _hit_cylinder(rd, g):
     return t
 
 
-def _hit_ellipsoid(rd, g):
+def hit_ellipsoid(rd, g):
+    """Ray parameter t (T×M×K; +inf on a miss) of the first hit of rays t·rd (T×M×3, from the camera centre)
+    with ellipsoids g (T×K×12: centre, then A = diag(1/semi-axes)·Rᵀ row-major, |A(p − c)| = 1). t is in
+    units of rd: unit rays give the distance, rays (x, y, 1) the depth."""
     c = g[..., 0:3]
     A = g[..., 3:12].reshape(*g.shape[:-1], 3, 3)  # T×K×3×3
     rdq = torch.einsum("tkij,tmj->tmki", A, rd)  # T×M×K×3
@@ -212,15 +215,16 @@ def _hit_box(rd, g):
     return torch.where((tn <= tf) & (tn > 0), tn, INF)
 
 
-def _hit_plane(rd, g):
+def hit_plane(rd, g):
+    """Ray parameter t (T×M×K; +inf behind the camera) of rays t·rd with planes g (T×K×4: n, d; n·p = d)."""
     n, d = g[..., 0:3], g[..., 3].unsqueeze(1)
     nd = torch.einsum("tmc,tkc->tmk", rd, n)
     t = d / torch.where(nd.abs() < 1e-9, torch.full_like(nd, 1e-9), nd)
     return torch.where(t > 0, t, INF)
 
 
-_HIT = {"capsule": _hit_capsule, "cylinder": _hit_cylinder, "ellipsoid": _hit_ellipsoid, "box": _hit_box,
-        "plane": _hit_plane}
+_HIT = {"capsule": _hit_capsule, "cylinder": _hit_cylinder, "ellipsoid": hit_ellipsoid, "box": _hit_box,
+        "plane": hit_plane}
 
 
 def _normals(kind: str, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -109,14 +109,18 @@ class SceneSpec:
 # --------------------------------------------------------------------------- helpers
 
 
+def quaternion_rotations(q) -> np.ndarray:
+    """Rotation matrices (…×3×3) of quaternions q (…×4, w x y z; normalised here). Gaussian q: uniform over SO(3)."""
+    w, x, y, z = np.moveaxis(normalize(q), -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
 def random_rotation(gen) -> np.ndarray:
-    q = normalize(normal(gen, 4))
-    w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return quaternion_rotations(normal(gen, 4))
 
 
 def texture(gen, amp: tuple[float, float], freq: tuple[float, float], sharp: tuple[float, float]) -> np.ndarray:
