@@ -248,9 +248,14 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     geo = tmp_path / "g.json"
     res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
                   "random:lite", "--verifier", "none", "--protocols", "node", "--max-frames", "1", "--json", str(geo),
-                  "--quiet")
+                  "--refine-iterations", "0", "--quiet")
     assert res.returncode == 0, res.stderr
-    assert json.loads(geo.read_text())["node"]["pipeline"]["verifier_path"] == "none"
+    pipe = json.loads(geo.read_text())["node"]["pipeline"]
+    assert pipe["verifier_path"] == "none" and pipe["refine_iterations"] == 0  # --refine-iterations, recorded too
+    assert json.loads(out.read_text())["node"]["pipeline"]["refine_iterations"] == 1  # the node's default otherwise
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
+                  "--refine-iterations", "-1", "--quiet")
+    assert bad.returncode != 0 and "--refine-iterations must be >= 0" in bad.stderr
     # --blank-colour: the network sees black colour; with an untrained RGB-D network that changes its poses
     blank, seen = tmp_path / "b.json", tmp_path / "s.json"
     for path, extra in ((blank, ["--blank-colour"]), (seen, [])):

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-hand-confidence", type=float, default=None,
                    help="the node's min_hand_confidence for the node protocol (default: the node's default; 0 "
                         "publishes every tracked hand: the trade-off table's full range)")
+    p.add_argument("--refine-iterations", type=int, default=None,
+                   help="the node's refine_iterations for the node protocol (default: the node's default; 0 = the "
+                        "tracked centre's crop only)")
     p.add_argument("--blank-colour", action="store_true",
                    help="give the network black colour images (as training's rgb_drop does): what colour adds")
     p.add_argument("--json", default="", help="write the results here (per-frame candidate lists excluded)")
@@ -109,6 +112,10 @@ def main(argv=None) -> int:
     pcfg = replace(pcfg, device=args.device, model_path=args.model or pcfg.model_path)
     if args.min_hand_confidence is not None:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_hand_confidence=args.min_hand_confidence))
+    if args.refine_iterations is not None:
+        if args.refine_iterations < 0:
+            raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")
+        pcfg = replace(pcfg, refine_iterations=args.refine_iterations)
     cfg = RealEvalConfig(protocols=tuple(p for p in args.protocols.split(",") if p), match_mm=args.match_mm,
                          max_frames=args.max_frames, candidates=bool(args.candidates), blank_colour=args.blank_colour,
                          mean_pose_frames=MEAN_POSE_FRAMES if args.mean_pose_frames is None else args.mean_pose_frames)
