@@ -79,8 +79,8 @@ class NodeConfig:
                                  "the shipped models/hand_verifier.pt; 'none' = the geometric score alone.",
                                  read_only=True)
     refine_iterations: int = _p(PipelineConfig.refine_iterations, "Re-crops around the predicted joint mean, each "
-                                "with another forward pass (0 halves the model time; what it gains: "
-                                "docs/results.md).")
+                                "with another forward pass: 2 costs three passes per frame, 0 one (what each "
+                                "gains: docs/results/refine_2026-12-02/).")
     min_refine_confidence: float = _p(TrackerConfig.min_refine_confidence, "Within a frame, only poses at least "
                                       "this confident (0..1) are re-cropped at their joint mean "
                                       "(refine_iterations); less confident ones keep their crop.")

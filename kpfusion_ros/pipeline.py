@@ -65,7 +65,8 @@ class PipelineConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     fp16: bool = False  # half precision on CUDA only
     #: Re-crops per frame around the predicted joint mean, each with another forward pass.
-    refine_iterations: int = 1
+    #: 2 since 2026-12-02: on rendered sequences it beat 1 and 0 (docs/results/refine_2026-12-02/).
+    refine_iterations: int = 2
     #: Edge of the metric crop cube (mm); the rest of the crop follows the model.
     cube_mm: float = CUBE_MM
     #: Scale of the per-joint confidence (:func:`pose_confidence`), mm.

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"max centre distance detection↔GT hand (mm, default {MATCH_MM:g})")
     p.add_argument("--refine-iterations", type=int, default=0,
                    help="localizer protocol: re-crop at the predicted joint mean and run again N times "
-                        "(the node's refine_iterations, default 1 there; 0 here = one pass)")
+                        "(as the node's refine_iterations; 0 here = one pass)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default="", help="write the full results here")
     p.add_argument("--md", default="", help="write the Markdown table here")
