@@ -252,7 +252,10 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     assert res.returncode == 0, res.stderr
     pipe = json.loads(geo.read_text())["node"]["pipeline"]
     assert pipe["verifier_path"] == "none" and pipe["refine_iterations"] == 0  # --refine-iterations, recorded too
-    assert json.loads(out.read_text())["node"]["pipeline"]["refine_iterations"] == 1  # the node's default otherwise
+    from kpfusion_ros.pipeline import PipelineConfig
+
+    default = json.loads(out.read_text())["node"]["pipeline"]["refine_iterations"]
+    assert default == PipelineConfig.refine_iterations != 0  # the node's default otherwise
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
                   "--refine-iterations", "-1", "--quiet")
     assert bad.returncode != 0 and "--refine-iterations must be >= 0" in bad.stderr
