@@ -132,7 +132,8 @@ class TrackerConfig:
     #: Per-detection side logits are clipped to ±this before the running mean.
     max_side_logit: float = 6.0
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
-    min_hand_confidence: float = 0.0
+    #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
+    min_hand_confidence: float = 0.6
     #: Weight of the pose's own confidence in the overall confidence (the rest is the hand score).
     pose_confidence_weight: float = 0.25
 
