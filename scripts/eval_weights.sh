@@ -6,7 +6,9 @@
 # 2. the bundled demo recording offline through the node's pipeline, scored against its ground truth
 #    (every synchronized frame: deterministic, unlike the real-time demo) -> OUT_DIR/demo_bag_score.txt
 # 3. with FPHAB_ROOT (a local copy of the F-PHAB sample; research-only, never commit its frames):
-#    both real-frame protocols -> OUT_DIR/real_fphab.{json,md} (numbers only)
+#    both real-frame protocols -> OUT_DIR/real_fphab.{json,md} (numbers only); the node protocol at
+#    min_hand_confidence 0, so that its trade-off table covers every threshold and figures compare across
+#    weights (the row of the node's default threshold is in that table)
 # Runs on the CPU with one torch thread per process (OMP_NUM_THREADS=1 unless set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ py kpfusion_ros.tools.bag data/demo/kpfusion_demo "$out/demo_bag" --model "$mode
    --quiet | tee "$out/demo_bag_score.txt"
 rm -rf "$out/demo_bag"
 if [ -n "$fphab" ]; then
-  py kpfusion_ros.tools.eval_real --dataset fphab --data-root "$fphab" --model "$model" --device cpu \
+  py kpfusion_ros.tools.eval_real --dataset fphab --data-root "$fphab" --model "$model" --device cpu --min-hand-confidence 0 \
      --json "$out/real_fphab.json" --md "$out/real_fphab.md" --quiet
 fi
 echo "[eval_weights] wrote $out"
