@@ -161,6 +161,15 @@ def test_evaluate_real_structure_and_checkable_numbers(real_root):
     assert all(d["gt_distance_mm"] > 80.0 for d in n["detections_elsewhere_list"])
     assert n["confidence"]["true"]["count"] == n["found"]
     assert n["confidence"]["false"]["count"] == n["detections_elsewhere"]
+    # each published hand's confidence inputs: recombined by tracking.overall_confidence, they give it back
+    from kpfusion_ros.tracking import overall_confidence
+
+    parts, w = n["confidence"]["parts"], n["confidence"]["parts"]["pose_confidence_weight"]
+    assert len(parts["true"]) == n["found"] and len(parts["false"]) == n["detections_elsewhere"]
+    assert [p[2] for p in parts["false"]] == [d["confidence"] for d in n["detections_elsewhere_list"]]
+    assert parts["true"] and np.median([p[2] for p in parts["true"]]) == pytest.approx(n["confidence"]["true"]["median"])
+    for hs, pc, conf in parts["true"] + parts["false"]:
+        assert overall_confidence(hs, pc, w) == pytest.approx(conf, rel=1e-9)
     # the trade-off: one row per threshold, the unthresholded row is the run's, a row keeps what reaches it
     rows = n["confidence"]["tradeoff"]
     assert [r["min_hand_confidence"] for r in rows] == list(TRADEOFF_THRESHOLDS)

@@ -329,7 +329,8 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
 
     gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": []}
     nd = {"found": 0, "hands": 0, "elsewhere": 0, "centre_err": [], "mean_err": [], "pred": [], "gt": [],
-          "true_conf": [], "false_conf": [], "handedness": [], "label_side": [], "false": []}
+          "true_conf": [], "false_conf": [], "true_parts": [], "false_parts": [], "handedness": [], "label_side": [],
+          "false": []}
     per_frame_cands: list[dict] = []
     label_dz: list = []
     it = todo
@@ -370,6 +371,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
                 nd["pred"].append(pred)
                 nd["gt"].append(gt_j[g])
                 nd["true_conf"].append(float(h.confidence))
+                nd["true_parts"].append(_confidence_parts(h))
                 nd["handedness"].append(int(h.handedness))
                 nd["label_side"].append(sides[g])
             for d, h in enumerate(res.hands):
@@ -377,6 +379,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
                     continue
                 nd["elsewhere"] += 1
                 nd["false_conf"].append(float(h.confidence))
+                nd["false_parts"].append(_confidence_parts(h))
                 dist = float(np.linalg.norm(gt_c - centres[d], axis=1).min()) if len(gt_c) else float("nan")
                 nd["false"].append({"sequence": seq, "frame": fno, "centre_mm": [float(v) for v in centres[d]],
                                     "gt_distance_mm": dist, "confidence": float(h.confidence)})
@@ -440,6 +443,15 @@ def _tradeoff_row(t: float, nd: dict) -> dict:
             "f1": detection_f1(found, elsewhere, nd["hands"])}
 
 
+def _confidence_parts(hand) -> list:
+    """[hand score, pose confidence, published confidence] of a published hand: the two inputs of
+    :func:`~kpfusion_ros.tracking.overall_confidence` (None where missing) and its output, so that another
+    weighting can be scored on the same run."""
+    hs = hand.hand_score
+    pc = (hand.extras or {}).get("pose_confidence")
+    return [None if hs is None else float(hs), None if pc is None else float(pc), float(hand.confidence)]
+
+
 def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
     gt = np.asarray(nd["gt"], dtype=np.float64).reshape(-1, 21, 3)
     pred = np.asarray(nd["pred"], dtype=np.float64).reshape(-1, 21, 3)
@@ -461,7 +473,10 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                        "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"]),
                        # the published hands a threshold on their confidence keeps (of this run's: rows below
                        # the run's min_hand_confidence equal that row)
-                       "tradeoff": [_tradeoff_row(t, nd) for t in TRADEOFF_THRESHOLDS]},
+                       "tradeoff": [_tradeoff_row(t, nd) for t in TRADEOFF_THRESHOLDS],
+                       # per published hand, [hand score, pose confidence, confidence] (overall_confidence's in/out)
+                       "parts": {"true": nd["true_parts"], "false": nd["false_parts"],
+                                 "pose_confidence_weight": pipeline_config.tracker.pose_confidence_weight}},
         "detections_elsewhere_depth_mm": _stats([d["centre_mm"][2] for d in nd["false"]]),
         "detections_elsewhere_list": nd["false"],
         "pipeline": {"max_range_mm": pipeline_config.localizer.max_range_mm,
