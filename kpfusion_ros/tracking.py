@@ -61,8 +61,8 @@ Rules (all in :class:`TrackerConfig`):
   (of max(p, 1 − p)) it is published as UNKNOWN. The pipeline mirrors the crop of a LEFT track
   before the network (as the network was trained); an UNKNOWN one is cropped as a right hand;
 * hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
-  track's life; the published confidence is :func:`overall_confidence`: mainly of it, a little
-  (``pose_confidence_weight``) of the pose's confidence; confirmed tracks below
+  track's life; the published confidence is :func:`overall_confidence`: by default the hand score alone
+  (``pose_confidence_weight`` 0; a weight gives the pose's confidence a share); confirmed tracks below
   ``min_hand_confidence`` are not published;
 * two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
 * ids are integers from 1, monotonic and never reused, even across :meth:`reset`
@@ -134,8 +134,9 @@ class TrackerConfig:
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
     min_hand_confidence: float = 0.6
-    #: Weight of the pose's own confidence in the overall confidence (the rest is the hand score).
-    pose_confidence_weight: float = 0.25
+    #: Weight of the pose's own confidence in the overall confidence (the rest is the hand score). 0 since
+    #: 2026-12-02 (was 0.25): docs/results/confidence_weight_2026-12-02/.
+    pose_confidence_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.gate_mm <= 0 or self.gate_speed_mm_s < 0 or self.max_gate_mm < self.gate_mm:
@@ -255,22 +256,27 @@ def refine_centres(centres_mm, joints_mm, confidence, min_confidence: float) -> 
 
 
 def overall_confidence(hand_score: float | None, pose_confidence: float | None,
-                       pose_weight: float = 0.25) -> float:
+                       pose_weight: float | None = None) -> float:
     """The published confidence that a track is a hand with a usable pose, in [0, 1].
 
-    A weighted geometric mean ``hand_score^(1 − w) · pose_confidence^w`` (``w = pose_weight``,
-    :attr:`TrackerConfig.pose_confidence_weight`): mainly the track's hand score (the localiser's
-    p(hand), averaged over its matched detections), which ranks true hands above false ones on
-    synthetic and real frames (docs/real_frames.md), lowered by a pose the network itself doubts
-    (:func:`kpfusion_ros.pipeline.pose_confidence`). Either one missing (no pose yet) leaves the other.
+    A weighted geometric mean ``hand_score^(1 − w) · pose_confidence^w`` (``w = pose_weight``, default
+    :attr:`TrackerConfig.pose_confidence_weight`) of the track's hand score (the localiser's p(hand), averaged
+    over its matched detections) and the pose's own confidence (:func:`kpfusion_ros.pipeline.pose_confidence`).
+    The default w is 0, the hand score alone: on rendered sequences any weight on the pose ranked true hands
+    below false ones more often (docs/results/confidence_weight_2026-12-02/). Either one missing (no pose yet, or
+    no scored detection) leaves the other.
     """
-    parts = [(float(x), wt) for x, wt in ((hand_score, 1.0 - pose_weight), (pose_confidence, pose_weight))
-             if x is not None and np.isfinite(x) and wt > 0]
-    if not parts:
+    w = TrackerConfig.pose_confidence_weight if pose_weight is None else float(pose_weight)
+    hs_ok = hand_score is not None and np.isfinite(hand_score)
+    pc_ok = pose_confidence is not None and np.isfinite(pose_confidence)
+    clip = lambda x: max(min(float(x), 1.0), 1e-9)  # noqa: E731
+    if hs_ok and pc_ok:
+        value = math.exp((1.0 - w) * math.log(clip(hand_score)) + w * math.log(clip(pose_confidence)))
+    elif hs_ok or pc_ok:
+        value = clip(hand_score if hs_ok else pose_confidence)
+    else:
         return 0.0
-    total = sum(wt for _, wt in parts)
-    logs = sum(wt * math.log(max(min(x, 1.0), 1e-9)) for x, wt in parts) / total
-    return float(np.clip(math.exp(logs), 0.0, 1.0))
+    return float(np.clip(value, 0.0, 1.0))
 
 
 def linear_assignment(cost: Sequence[Sequence[float]]) -> list[int]:

@@ -56,8 +56,11 @@ def test_no_side_estimate_is_unknown_and_right_cropped():
 
 def test_overall_confidence_and_the_publishing_threshold():
     assert overall_confidence(0.81, 0.25, pose_weight=0.5) == pytest.approx(0.45)
-    # by default mostly the hand score: 0.81^0.75 · 0.25^0.25
-    assert overall_confidence(0.81, 0.25) == pytest.approx(0.81 ** 0.75 * 0.25 ** 0.25)
+    # a quarter weight on the pose: 0.81^0.75 · 0.25^0.25; by default (TrackerConfig, 0) the hand score alone
+    assert overall_confidence(0.81, 0.25, pose_weight=0.25) == pytest.approx(0.81 ** 0.75 * 0.25 ** 0.25)
+    assert overall_confidence(0.81, 0.25) == pytest.approx(0.81) and TrackerConfig().pose_confidence_weight == 0.0
+    assert overall_confidence(None, 0.3, pose_weight=0.0) == pytest.approx(0.3)  # no hand score: the pose's
+    assert overall_confidence(0.81, 0.25, pose_weight=1.0) == pytest.approx(0.25)
     assert overall_confidence(0.81, 0.25, pose_weight=0.0) == pytest.approx(0.81)
     assert overall_confidence(0.9, 0.3) > overall_confidence(0.5, 0.9)  # p(hand) dominates
     assert overall_confidence(None, 0.3) == pytest.approx(0.3) and overall_confidence(0.6, None) == pytest.approx(0.6)

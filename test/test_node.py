@@ -39,8 +39,9 @@ def rig():
 
     model = str(SHIPPED) if SHIPPED.is_file() else "random:lite"
     # Every tracked hand is published here: these tests are about the node's messages on clean frames. The default
-    # min_hand_confidence 0.6 drops one of the three hands of the accuracy test (verifier score 0.475, confidence
-    # 0.52); the gate has its own tests (test_handedness.py) and its trade-off is measured in docs/real_frames.md.
+    # min_hand_confidence 0.6 drops one of the three hands of the accuracy test (its track's verifier score, and
+    # so its confidence, is 0.475); the gate has its own tests (test_handedness.py) and its trade-off is measured
+    # in docs/real_frames.md.
     r = start_rig(150 + os.getpid() % 50, "diagnostics_period:=0.5", "min_hand_confidence:=0.0", model=model,
                   stamp_step_ns=50_000_000)
     r.model = model

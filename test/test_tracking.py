@@ -184,8 +184,8 @@ def test_low_confidence_drops_a_coasting_track():
 
 
 def test_doubtful_poses_do_not_end_a_detected_track():
-    # min_hand_confidence 0: with poses this doubtful (0.1) the published confidence, 1^0.75 · 0.1^0.25 = 0.56, is
-    # below the default 0.6; this test is about ending tracks, not that gate (test_handedness.py tests it)
+    # min_hand_confidence 0: this test is about ending tracks on doubtful poses, not about the published-confidence
+    # gate (test_handedness.py tests that), whatever share of the confidence the pose has
     cfg = TrackerConfig(min_hits=1, max_low_confidence=3, min_pose_confidence=0.3, min_hand_confidence=0.0)
     tr = HandTracker(cfg)
     joints = np.tile([0.0, 0.0, 620.0], (21, 1))
@@ -236,8 +236,8 @@ def test_refine_centres_moves_only_confident_poses_with_a_finite_mean():
 
 
 def test_published_tracks_are_confirmed_and_coasting_ones_need_confidence():
-    # min_hand_confidence 0: the 0.1-confident pose's published confidence (0.56) is below the default 0.6; this
-    # test is about confirmation and coasting, not that gate (test_handedness.py tests it)
+    # min_hand_confidence 0: this test is about confirmation and coasting, not about the published-confidence gate
+    # (test_handedness.py tests that), whatever share of the confidence the pose has
     tr = HandTracker(TrackerConfig(min_hits=2, min_coast_confidence=0.4, min_hand_confidence=0.0))
     tr.update([det(0.0), det(300.0)], 0.0)
     assert tr.published_tracks() == []  # tentative
