@@ -18,16 +18,19 @@ from collections import defaultdict
 
 import numpy as np
 
+from kpfusion_ros.tracking import TrackerConfig
+
+MAX_LOGIT = TrackerConfig.max_side_logit  # the tracker's clip of a detection's side logit
+
 RHOS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 TAUS = tuple(round(0.6 + 0.05 * i, 2) for i in range(8))
-MAX_LOGIT = 6.0
-MATCH_MM = 80.0
 
 
 def log(seeds: list[int], out: str, frames: int = 150) -> None:
     import torch
 
     from kpfusion_ros.data.synthetic import SyntheticConfig, SyntheticSequences
+    from kpfusion_ros.evaluation.matching import MATCH_MM
     from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 
     torch.set_num_threads(1)
