@@ -543,6 +543,21 @@ class HandLocalizer:
                 geometric_score=prop.score, source=prop.source))
         return result
 
+    def score_at(self, depth, intrinsics: CameraLike, centres_mm) -> np.ndarray | None:
+        """The verifier's p(hand) at the given 3D centres (K×3 mm), exactly where they are (no offset, no
+        second look), in one batched pass; None without a verifier. The pipeline asks it at the joint mean
+        of each estimated pose (the centre the verifier's positives were cut around)."""
+        if self.verifier is None:
+            return None
+        c = np.asarray(centres_mm, dtype=np.float64).reshape(-1, 3)
+        if not len(c):
+            return np.zeros(0)
+        from kpfusion_ros.detection.patches import depth_pyramid
+
+        d = _to_mm(depth)
+        out = self._run_verifier(d, CameraIntrinsics.of(intrinsics), c, depth_pyramid(d, 1.0, 10000.0))
+        return out.p_hand.double().numpy()
+
     def _run_verifier(self, depth, cam: CameraIntrinsics, centres: np.ndarray, pyramid):
         from kpfusion_ros.detection.patches import verifier_patches
 

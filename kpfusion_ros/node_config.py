@@ -98,9 +98,15 @@ class NodeConfig:
                                f"{TrackerConfig.gate_mm / 1000.0:g} m + this × the time since the track was last "
                                f"seen (at most {TrackerConfig.max_gate_mm / 1000.0:g} m); 0 = a fixed gate.")
     min_hand_confidence: float = _p(TrackerConfig.min_hand_confidence, "Only hands whose overall confidence "
-                                    "(0..1: mostly the track's mean p(hand), a little the pose's "
-                                    "confidence) is at least this are published; the trade-off between hands "
+                                    "(0..1: the track's mean p(hand), and with centre_score_weight its centre "
+                                    "score) is at least this are published; the trade-off between hands "
                                     "found and false hands per threshold: docs/real_frames.md.")
+    centre_score_weight: float = _p(TrackerConfig.centre_score_weight, "Share (0..1) of the centre score (the "
+                                    "hand verifier's mean p(hand) at the joint mean of the track's poses) in the "
+                                    "overall confidence; the rest is the track's mean p(hand) at its "
+                                    "detections. 0 was chosen on rendered sequences; on a cluttered real "
+                                    "worktop a share drops objects the localiser mistakes for hands "
+                                    "(docs/real_frames.md, docs/results/centre_score_2026-12-02/).")
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "
@@ -168,7 +174,7 @@ class NodeConfig:
         if not 0.05 <= self.cube_size <= 1.0:
             errs.append("cube_size must be in [0.05, 1.0] metres")
         for name in ("min_refine_confidence", "min_pose_confidence", "min_coast_confidence", "min_hand_confidence",
-                     "min_handedness_confidence"):
+                     "min_handedness_confidence", "centre_score_weight"):
             if not 0 <= getattr(self, name) <= 1:
                 errs.append(f"{name} must be in [0, 1]")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
@@ -190,7 +196,8 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
     tracker = replace(TrackerConfig(), gate_speed_mm_s=cfg.max_hand_speed * 1000.0,
                       min_refine_confidence=cfg.min_refine_confidence, min_pose_confidence=cfg.min_pose_confidence,
                       min_coast_confidence=cfg.min_coast_confidence, min_hand_confidence=cfg.min_hand_confidence,
-                      min_handedness_confidence=cfg.min_handedness_confidence)
+                      min_handedness_confidence=cfg.min_handedness_confidence,
+                      centre_score_weight=cfg.centre_score_weight)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
                           torch_threads=cfg.torch_threads, localizer=localizer, tracker=tracker)

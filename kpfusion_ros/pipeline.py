@@ -15,7 +15,10 @@ last stage had to move far is one the network is unsure of):
 which is 0 for them, i.e. confidence 1. The overall confidence is the median
 joint confidence times the fraction of foreground pixels the crop expected
 (a crop with almost no depth is not trusted). Both are heuristics and are
-documented as such.
+documented as such. After the last pass the hand verifier looks once more, at each
+final pose's joint mean (one batch): the track's centre score
+(:attr:`~kpfusion_ros.tracking.Track.centre_score`), one input of the published
+confidence (:func:`~kpfusion_ros.tracking.overall_confidence`).
 
 Tracking. Which centres are cropped, which are re-cropped, which tracks move and which
 are returned is decided by :mod:`kpfusion_ros.tracking` (``PipelineConfig.tracker``): only
@@ -43,7 +46,7 @@ from kpfusion_ros.hand import HANDEDNESS_LEFT, HandEstimate
 from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
-from kpfusion_ros.tracking import HandTracker, TrackerConfig, refine_centres
+from kpfusion_ros.tracking import HandTracker, TrackerConfig, joint_mean, refine_centres
 
 log = logging.getLogger(__name__)
 
@@ -280,9 +283,19 @@ class HandPosePipeline:
         timings["network"] = (time.perf_counter() - t2) * 1e3
         timings.update(self._stage_ms)
         t3 = time.perf_counter()
+        # the verifier looks once more, at each final pose's joint mean (one batch): the track's centre score
+        pose_centres = joint_mean(joints_m * 1000.0).reshape(-1, 3)
+        finite = np.isfinite(pose_centres).all(axis=1)
+        centre_scores = np.full(len(ids), np.nan)
+        if finite.any():
+            s = self.localizer.score_at(depth_mm, cam, pose_centres[finite])
+            if s is not None:
+                centre_scores[finite] = s
+        timings["centre_score"] = (time.perf_counter() - t3) * 1e3
+        t3 = time.perf_counter()
         by_id = {}
         for k, tid in enumerate(ids):
-            self.tracker.update_from_pose(tid, joints_m[k] * 1000.0, float(overall[k]))
+            self.tracker.update_from_pose(tid, joints_m[k] * 1000.0, float(overall[k]), float(centre_scores[k]))
             by_id[tid] = k
         hands = []
         h, w = depth_mm.shape[:2]
@@ -302,7 +315,8 @@ class HandPosePipeline:
                                       confidence=self.tracker.confidence(tr),
                                       center_m=c[k] / 1000.0, roi=roi, handedness=side,
                                       handedness_confidence=side_conf, hand_score=tr.hand_score,
-                                      mirrored=bool(batch.mirrored[k]), extras={"pose_confidence": float(overall[k])}))
+                                      mirrored=bool(batch.mirrored[k]),
+                                      extras={"pose_confidence": float(overall[k]), "centre_score": tr.centre_score}))
         timings["tracking_out"] = (time.perf_counter() - t3) * 1e3
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(hands, len(detections), timings)

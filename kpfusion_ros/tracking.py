@@ -61,8 +61,10 @@ Rules (all in :class:`TrackerConfig`):
   (of max(p, 1 − p)) it is published as UNKNOWN. The pipeline mirrors the crop of a LEFT track
   before the network (as the network was trained); an UNKNOWN one is cropped as a right hand;
 * hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
-  track's life; the published confidence is :func:`overall_confidence`: by default the hand score alone
-  (``pose_confidence_weight`` 0; a weight gives the pose's confidence a share); confirmed tracks below
+  track's life; centre score: the running mean of the verifier's p(hand) at the joint mean of each of the
+  track's poses (given to :meth:`HandTracker.update_from_pose`); the published confidence is
+  :func:`overall_confidence` of the hand score, the pose's confidence (``pose_confidence_weight``) and the
+  centre score (``centre_score_weight``); confirmed tracks below
   ``min_hand_confidence`` are not published;
 * two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
 * ids are integers from 1, monotonic and never reused, even across :meth:`reset`
@@ -137,6 +139,9 @@ class TrackerConfig:
     #: Weight of the pose's own confidence in the overall confidence (the rest is the hand score). 0 since
     #: 2026-12-02 (was 0.25): docs/results/confidence_weight_2026-12-02/.
     pose_confidence_weight: float = 0.0
+    #: Weight of the centre score (the verifier's p(hand) at the joint mean of the track's poses, averaged over
+    #: its frames) in the overall confidence; the hand score gets 1 − this − ``pose_confidence_weight``.
+    centre_score_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.gate_mm <= 0 or self.gate_speed_mm_s < 0 or self.max_gate_mm < self.gate_mm:
@@ -148,9 +153,12 @@ class TrackerConfig:
         if self.max_side_logit <= 0:
             raise ValueError("max_side_logit must be > 0")
         for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
-                     "min_handedness_confidence", "min_hand_confidence", "pose_confidence_weight"):
+                     "min_handedness_confidence", "min_hand_confidence", "pose_confidence_weight",
+                     "centre_score_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
+        if self.pose_confidence_weight + self.centre_score_weight > 1.0:
+            raise ValueError("pose_confidence_weight + centre_score_weight must be <= 1")
 
 
 @dataclass
@@ -192,6 +200,9 @@ class Track:
     #: Running sum and count of the matched detections' hand scores (None-scored detections excluded).
     score_sum: float = 0.0
     score_count: int = 0
+    #: Running sum and count of the centre scores fed back with the poses (:meth:`HandTracker.update_from_pose`).
+    centre_score_sum: float = 0.0
+    centre_score_count: int = 0
 
     @property
     def p_right(self) -> float:
@@ -209,6 +220,11 @@ class Track:
     def hand_score(self) -> float | None:
         """Mean hand score of the track's matched detections (None when none carried one)."""
         return self.score_sum / self.score_count if self.score_count else None
+
+    @property
+    def centre_score(self) -> float | None:
+        """Mean centre score of the track's poses (None when none was given)."""
+        return self.centre_score_sum / self.centre_score_count if self.centre_score_count else None
 
     def observe(self, det: Any, max_side_logit: float) -> None:
         """Take a matched detection's hand score and side estimate (attributes ``score``, ``right_logit``)."""
@@ -256,26 +272,33 @@ def refine_centres(centres_mm, joints_mm, confidence, min_confidence: float) -> 
 
 
 def overall_confidence(hand_score: float | None, pose_confidence: float | None,
-                       pose_weight: float | None = None) -> float:
+                       pose_weight: float | None = None, centre_score: float | None = None,
+                       centre_weight: float | None = None) -> float:
     """The published confidence that a track is a hand with a usable pose, in [0, 1].
 
-    A weighted geometric mean ``hand_score^(1 − w) · pose_confidence^w`` (``w = pose_weight``, default
-    :attr:`TrackerConfig.pose_confidence_weight`) of the track's hand score (the localiser's p(hand), averaged
-    over its matched detections) and the pose's own confidence (:func:`kpfusion_ros.pipeline.pose_confidence`).
-    The default w is 0, the hand score alone: on rendered sequences any weight on the pose ranked true hands
-    below false ones more often (docs/results/confidence_weight_2026-12-02/). Either one missing (no pose yet, or
-    no scored detection) leaves the other.
+    A weighted geometric mean ``hand_score^(1 − w − v) · pose_confidence^w · centre_score^v`` (``w =
+    pose_weight``, default :attr:`TrackerConfig.pose_confidence_weight`; ``v = centre_weight``, default
+    :attr:`TrackerConfig.centre_score_weight`) of the track's hand score (the localiser's p(hand), averaged over
+    its matched detections), the pose's own confidence (:func:`kpfusion_ros.pipeline.pose_confidence`) and the
+    track's centre score (the verifier's p(hand) at the joint mean of each of its poses, averaged). On rendered
+    sequences any weight on the pose ranked true hands below false ones more often
+    (docs/results/confidence_weight_2026-12-02/); the centre score's weight was chosen by
+    docs/results/centre_score_2026-12-02/. Inputs that are missing (no pose yet, no scored detection, no
+    verifier) drop out and the others' weights are rescaled to sum to 1; if those weights are all 0, the
+    inputs present count equally. None present: 0.
     """
     w = TrackerConfig.pose_confidence_weight if pose_weight is None else float(pose_weight)
-    hs_ok = hand_score is not None and np.isfinite(hand_score)
-    pc_ok = pose_confidence is not None and np.isfinite(pose_confidence)
+    v = TrackerConfig.centre_score_weight if centre_weight is None else float(centre_weight)
+    if w < 0 or v < 0 or w + v > 1.0 + 1e-9:
+        raise ValueError(f"need pose_weight, centre_weight >= 0 with a sum <= 1, got {w:g}, {v:g}")
     clip = lambda x: max(min(float(x), 1.0), 1e-9)  # noqa: E731
-    if hs_ok and pc_ok:
-        value = math.exp((1.0 - w) * math.log(clip(hand_score)) + w * math.log(clip(pose_confidence)))
-    elif hs_ok or pc_ok:
-        value = clip(hand_score if hs_ok else pose_confidence)
-    else:
+    parts = [(x, wt) for x, wt in ((hand_score, max(0.0, 1.0 - w - v)), (pose_confidence, w), (centre_score, v))
+             if x is not None and np.isfinite(x)]
+    if not parts:
         return 0.0
+    total = sum(wt for _, wt in parts)
+    weights = [wt / total for _, wt in parts] if total > 0 else [1.0 / len(parts)] * len(parts)
+    value = math.exp(sum(wt * math.log(clip(x)) for (x, _), wt in zip(parts, weights)))
     return float(np.clip(value, 0.0, 1.0))
 
 
@@ -396,7 +419,8 @@ class HandTracker:
 
     def confidence(self, track: Track) -> float:
         """The track's overall confidence (:func:`overall_confidence` of its hand score and last pose confidence)."""
-        return overall_confidence(track.hand_score, track.confidence, self.config.pose_confidence_weight)
+        return overall_confidence(track.hand_score, track.confidence, self.config.pose_confidence_weight,
+                                  track.centre_score, self.config.centre_score_weight)
 
     def handedness(self, track: Track) -> tuple[int, float]:
         """(HANDEDNESS_LEFT / RIGHT / UNKNOWN, confidence max(p(right), p(left)) in [0.5, 1]) of a track."""
@@ -513,8 +537,12 @@ class HandTracker:
         self._merge_duplicates()
         return self.confirmed_tracks()
 
-    def update_from_pose(self, track_id: int, joints_mm, confidence: float = 1.0) -> bool:
+    def update_from_pose(self, track_id: int, joints_mm, confidence: float = 1.0,
+                         centre_score: float | None = None) -> bool:
         """Feed the network's joints (21×3 mm) back; the centre becomes their mean.
+
+        ``centre_score``: the verifier's p(hand) at that joint mean, added to the track's running mean
+        (:attr:`Track.centre_score`) whatever the pose's confidence; None or non-finite adds nothing.
 
         Returns False when the track does not exist or was just deleted for low
         confidence, True otherwise.
@@ -528,6 +556,9 @@ class HandTracker:
             centre = None
         conf = float(confidence) if confidence is not None and np.isfinite(confidence) else 0.0
         t.confidence = conf
+        if centre_score is not None and np.isfinite(centre_score):
+            t.centre_score_sum += float(np.clip(centre_score, 0.0, 1.0))
+            t.centre_score_count += 1
         good = (
             centre is not None
             and conf >= c.min_pose_confidence

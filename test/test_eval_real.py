@@ -164,12 +164,13 @@ def test_evaluate_real_structure_and_checkable_numbers(real_root):
     # each published hand's confidence inputs: recombined by tracking.overall_confidence, they give it back
     from kpfusion_ros.tracking import overall_confidence
 
-    parts, w = n["confidence"]["parts"], n["confidence"]["parts"]["pose_confidence_weight"]
+    parts = n["confidence"]["parts"]
+    w, v = parts["pose_confidence_weight"], parts["centre_score_weight"]
     assert len(parts["true"]) == n["found"] and len(parts["false"]) == n["detections_elsewhere"]
     assert [p[2] for p in parts["false"]] == [d["confidence"] for d in n["detections_elsewhere_list"]]
     assert parts["true"] and np.median([p[2] for p in parts["true"]]) == pytest.approx(n["confidence"]["true"]["median"])
-    for hs, pc, conf in parts["true"] + parts["false"]:
-        assert overall_confidence(hs, pc, w) == pytest.approx(conf, rel=1e-9)
+    for hs, pc, conf, cs in parts["true"] + parts["false"]:
+        assert overall_confidence(hs, pc, w, cs, v) == pytest.approx(conf, rel=1e-9)
     # the trade-off: one row per threshold, the unthresholded row is the run's, a row keeps what reaches it
     rows = n["confidence"]["tradeoff"]
     assert [r["min_hand_confidence"] for r in rows] == list(TRADEOFF_THRESHOLDS)
@@ -257,10 +258,14 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     geo = tmp_path / "g.json"
     res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
                   "random:lite", "--verifier", "none", "--protocols", "node", "--max-frames", "1", "--json", str(geo),
-                  "--refine-iterations", "0", "--quiet")
+                  "--refine-iterations", "0", "--centre-score-weight", "0.5", "--quiet")
     assert res.returncode == 0, res.stderr
-    pipe = json.loads(geo.read_text())["node"]["pipeline"]
+    geo_node = json.loads(geo.read_text())["node"]
+    pipe = geo_node["pipeline"]
     assert pipe["verifier_path"] == "none" and pipe["refine_iterations"] == 0  # --refine-iterations, recorded too
+    assert pipe["centre_score_weight"] == 0.5 == geo_node["confidence"]["parts"]["centre_score_weight"]
+    # no verifier: no centre score in any published hand's parts
+    assert all(p[3] is None for p in geo_node["confidence"]["parts"]["true"] + geo_node["confidence"]["parts"]["false"])
     from kpfusion_ros.pipeline import PipelineConfig
 
     default = json.loads(out.read_text())["node"]["pipeline"]["refine_iterations"]
@@ -268,6 +273,9 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
                   "--refine-iterations", "-1", "--quiet")
     assert bad.returncode != 0 and "--refine-iterations must be >= 0" in bad.stderr
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
+                  "--centre-score-weight", "1.5", "--quiet")
+    assert bad.returncode != 0 and "--centre-score-weight must be in [0, 1]" in bad.stderr
     # --blank-colour: the network sees black colour; with an untrained RGB-D network that changes its poses
     blank, seen = tmp_path / "b.json", tmp_path / "s.json"
     for path, extra in ((blank, ["--blank-colour"]), (seen, [])):

@@ -144,3 +144,63 @@ def test_pipeline_mirrors_left_tracks_and_publishes_their_side():
     assert h.hand_score == pytest.approx(0.95)
     assert np.allclose(h.joints_m * 1000.0, reorder(gt, "network", "public"), atol=1e-3)
     assert 0.0 <= h.confidence <= 1.0
+
+
+def test_centre_score_is_a_running_mean_and_a_weighted_share_of_the_confidence():
+    # the three-input geometric mean, its weights, and inputs that drop out
+    assert overall_confidence(0.9, 0.5, 0.0, 0.4, 0.5) == pytest.approx((0.9 * 0.4) ** 0.5)
+    assert overall_confidence(0.9, 0.5, 0.25, 0.4, 0.5) == pytest.approx(0.9 ** 0.25 * 0.5 ** 0.25 * 0.4 ** 0.5)
+    assert overall_confidence(0.9, 0.5, 0.0, 0.4, 1.0) == pytest.approx(0.4)
+    assert overall_confidence(0.9, None, 0.0, None, 0.5) == pytest.approx(0.9)  # no centre score yet: the hand score
+    assert overall_confidence(0.9, 0.5, 0.0, None, 1.0) == pytest.approx((0.9 * 0.5) ** 0.5)  # weights all 0: equal
+    assert overall_confidence(None, None, 0.0, 0.3, 0.0) == pytest.approx(0.3)
+    assert overall_confidence(0.9, 0.5, 0.0, 0.4) == pytest.approx(0.9 ** (1 - TrackerConfig.centre_score_weight)
+                                                                     * 0.4 ** TrackerConfig.centre_score_weight)
+    with pytest.raises(ValueError):
+        overall_confidence(0.9, 0.5, 0.6, 0.4, 0.6)
+    with pytest.raises(ValueError):
+        TrackerConfig(pose_confidence_weight=0.5, centre_score_weight=0.6)
+    # the tracker: a running mean of the scores given with the poses, whatever their confidence; NaN adds nothing
+    tr = HandTracker(TrackerConfig(min_hits=1, centre_score_weight=0.5, min_hand_confidence=0.5))
+    tr.update([cand(0.0, score=0.9)], 0.0)
+    t = tr.tracks[0]
+    assert t.centre_score is None and tr.confidence(t) == pytest.approx(0.9)
+    for s, conf in ((0.2, 0.9), (0.4, 0.1), (float("nan"), 0.9)):
+        tr.update_from_pose(t.id, np.zeros((21, 3)) + t.centre_mm, conf, s)
+    assert (t.centre_score_count, t.centre_score) == (2, pytest.approx(0.3))
+    assert tr.confidence(t) == pytest.approx((0.9 * 0.3) ** 0.5)  # 0.52
+    assert [p.id for p in tr.published_tracks()] == [t.id]
+    tr.update_from_pose(t.id, np.zeros((21, 3)) + t.centre_mm, 0.9, 0.0)  # mean 0.2: 0.42 < 0.5
+    assert tr.published_tracks() == []
+
+
+def test_pipeline_scores_each_pose_centre_with_the_verifier():
+    """The pipeline's second look: the verifier at each final pose's joint mean, fed to the track, published in
+    ``extras['centre_score']`` (the track's mean) and timed; on a rendered hand it is the verifier's p(hand) at
+    that joint mean, recomputed here with the localiser's own function."""
+    from kpfusion_ros.tracking import joint_mean
+
+    cfg = SyntheticConfig(width=320, height=240, scene=replace(SceneConfig(), num_hands=1))
+    frames = [render_frame(7, i, cfg) for i in range(4)]
+    pc = PipelineConfig(model_path="random:lite", refine_iterations=1,
+                        tracker=TrackerConfig(min_hits=1, min_hand_confidence=0.0))
+    pipe = HandPosePipeline(pc)
+    assert pipe.localizer.verifier is not None
+    seen = []
+    for k, f in enumerate(frames):
+        res = pipe.process(f.color, f.depth.astype(np.float32), f.cam, stamp=0.1 * k)
+        assert "centre_score" in res.timings_ms
+        for h in res.hands:
+            tr = pipe.tracker.get(h.track_id)
+            assert h.extras["centre_score"] == pytest.approx(tr.centre_score)
+            s = pipe.localizer.score_at(f.depth.astype(np.float32), f.cam, joint_mean(h.joints_m * 1000.0)[None])
+            seen.append((tr.centre_score_count, tr.centre_score_sum, float(s[0])))
+    assert seen, "no hand was published on four rendered single-hand frames"
+    # the last score of a track that has one is the verifier's p(hand) at that frame's joint mean
+    count, total, last = seen[0]
+    assert count == 1 and total == pytest.approx(last, abs=1e-6)
+    # no verifier: no centre score, the confidence is the hand score's
+    loc = pipe.localizer
+    assert loc.score_at(frames[0].depth, frames[0].cam, np.zeros((0, 3))).shape == (0,)
+    loc.verifier = None
+    assert loc.score_at(frames[0].depth, frames[0].cam, np.zeros((1, 3))) is None

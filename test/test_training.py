@@ -125,3 +125,38 @@ def test_export_writes_the_runs_weights_and_a_sidecar(tmp_path):
     assert side["model_config"]["crop_size"] == 64
     res = run_cli("kpfusion_ros.tools.export", str(tmp_path / "nothing"), str(tmp_path / "x.pt"))
     assert res.returncode != 0 and "last.pt" in res.stderr
+
+
+def test_init_weights_starts_a_run_from_an_exported_checkpoint(tmp_path):
+    """--init-weights: a fine-tune starts from the exported weights (fp16 stored, fp32 trained), with a fresh
+    optimizer; a config that differs is refused by name; the run's own last.pt still resumes first."""
+    import pytest
+
+    from kpfusion_ros.checkpoint import CheckpointError, save_checkpoint
+
+    cfg = TrainConfig(preset="lite", overrides=TINY, data=DATA, steps=1, log_every=1, ckpt_every=1)
+    src = Trainer(cfg, str(tmp_path / "src"), progress=False)
+    src.fit()
+    save_checkpoint(tmp_path / "w.pt", src.model, src.model_cfg, {"source": "test"}, half=True)
+    ft_cfg = TrainConfig(preset="lite", overrides=TINY, data=DATA, steps=2, log_every=1, ckpt_every=1,
+                         init_weights=str(tmp_path / "w.pt"), init_seed=7)
+    ft = Trainer(ft_cfg, str(tmp_path / "ft"), progress=False)
+    for (n, p), q in zip(src.model.state_dict().items(), ft.model.state_dict().values()):
+        if p.is_floating_point():
+            assert q.dtype == torch.float32 and torch.equal(p.half().float(), q), n
+    drawn = Trainer(TrainConfig(preset="lite", overrides=TINY, data=DATA, init_seed=7), str(tmp_path / "d"),
+                    progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(drawn.model.state_dict().values(), ft.model.state_dict().values())
+               if a.is_floating_point())
+    assert not ft.opt.state  # fresh optimizer
+    ft.fit()
+    assert ft.step == 2
+    again = Trainer(ft_cfg, str(tmp_path / "ft"), progress=False)
+    again.resume_if_possible()
+    assert again.step == 2
+    for a, b in zip(ft.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    bigger = dict(TINY, feature_dim=32)
+    with pytest.raises(CheckpointError, match="feature_dim"):
+        Trainer(TrainConfig(preset="lite", overrides=bigger, data=DATA, init_weights=str(tmp_path / "w.pt")),
+                str(tmp_path / "bad"), progress=False)

@@ -444,12 +444,14 @@ def _tradeoff_row(t: float, nd: dict) -> dict:
 
 
 def _confidence_parts(hand) -> list:
-    """[hand score, pose confidence, published confidence] of a published hand: the two inputs of
+    """[hand score, pose confidence, published confidence, centre score] of a published hand: the inputs of
     :func:`~kpfusion_ros.tracking.overall_confidence` (None where missing) and its output, so that another
     weighting can be scored on the same run."""
     hs = hand.hand_score
     pc = (hand.extras or {}).get("pose_confidence")
-    return [None if hs is None else float(hs), None if pc is None else float(pc), float(hand.confidence)]
+    cs = (hand.extras or {}).get("centre_score")
+    f = lambda x: None if x is None or not np.isfinite(x) else float(x)  # noqa: E731
+    return [f(hs), f(pc), float(hand.confidence), f(cs)]
 
 
 def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
@@ -474,9 +476,11 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                        # the published hands a threshold on their confidence keeps (of this run's: rows below
                        # the run's min_hand_confidence equal that row)
                        "tradeoff": [_tradeoff_row(t, nd) for t in TRADEOFF_THRESHOLDS],
-                       # per published hand, [hand score, pose confidence, confidence] (overall_confidence's in/out)
+                       # per published hand, [hand score, pose confidence, confidence, centre score]
+                       # (overall_confidence's inputs and output)
                        "parts": {"true": nd["true_parts"], "false": nd["false_parts"],
-                                 "pose_confidence_weight": pipeline_config.tracker.pose_confidence_weight}},
+                                 "pose_confidence_weight": pipeline_config.tracker.pose_confidence_weight,
+                                 "centre_score_weight": pipeline_config.tracker.centre_score_weight}},
         "detections_elsewhere_depth_mm": _stats([d["centre_mm"][2] for d in nd["false"]]),
         "detections_elsewhere_list": nd["false"],
         "pipeline": {"max_range_mm": pipeline_config.localizer.max_range_mm,
@@ -486,6 +490,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                      "min_handedness_confidence": pipeline_config.tracker.min_handedness_confidence,
                      "verifier_path": pipeline_config.localizer.verifier_path,
                      "refine_iterations": pipeline_config.refine_iterations,
+                     "centre_score_weight": pipeline_config.tracker.centre_score_weight,
                      "max_hands": pipeline_config.localizer.max_hands},
     }
 

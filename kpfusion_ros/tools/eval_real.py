@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-hand-confidence", type=float, default=None,
                    help="the node's min_hand_confidence for the node protocol (default: the node's default; 0 "
                         "publishes every tracked hand: the trade-off table's full range)")
+    p.add_argument("--centre-score-weight", type=float, default=None,
+                   help="the node's centre_score_weight for the node protocol (default: the node's default)")
     p.add_argument("--refine-iterations", type=int, default=None,
                    help="the node's refine_iterations for the node protocol (default: the node's default; 0 = the "
                         "tracked centre's crop only)")
@@ -112,6 +114,10 @@ def main(argv=None) -> int:
     pcfg = replace(pcfg, device=args.device, model_path=args.model or pcfg.model_path)
     if args.min_hand_confidence is not None:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_hand_confidence=args.min_hand_confidence))
+    if args.centre_score_weight is not None:
+        if not 0.0 <= args.centre_score_weight <= 1.0:
+            raise SystemExit(f"kpfusion-eval-real: --centre-score-weight must be in [0, 1], got {args.centre_score_weight}")
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, centre_score_weight=args.centre_score_weight))
     if args.refine_iterations is not None:
         if args.refine_iterations < 0:
             raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--seed", type=int, default=0, help="synthetic training stream seed")
     p.add_argument("--init-seed", type=int, default=0, help="torch seed (weights, dropout)")
+    p.add_argument("--init-weights", default="",
+                   help="fine-tune: start from this exported checkpoint (its model config must be the preset's); "
+                        "a run directory's last.pt still resumes first")
     p.add_argument("--lr", type=float, default=8e-4)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--no-augment", action="store_true")
@@ -94,7 +97,8 @@ def main(argv=None) -> int:
                         com_shift_mm=args.com_shift_mm),
         steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, time_budget_s=args.time_budget,
         **({} if args.lr_decay_at is None else {"lr_decay_at": args.lr_decay_at}),
-        device=args.device, precision=args.precision, channels_last=args.channels_last, init_seed=args.init_seed, log_every=args.log_every, ckpt_every=args.ckpt_every,
+        device=args.device, precision=args.precision, channels_last=args.channels_last, init_seed=args.init_seed,
+        init_weights=args.init_weights, log_every=args.log_every, ckpt_every=args.ckpt_every,
         tensorboard=args.tensorboard)
     t0 = time.time()
     dataset = open_dataset(args)

@@ -49,6 +49,7 @@ class TrainConfig:
     precision: str = "fp32"         # fp32 | bf16 (autocast of the forward pass; see kpfusion-bench-train)
     channels_last: bool = False     # channels-last memory format for the image branches
     init_seed: int = 0              # torch seed for weights and dropout
+    init_weights: str = ""          # start from this exported checkpoint's weights ("" = drawn; a run's last.pt wins)
     log_every: int = 10
     ckpt_every: int = 200
     tensorboard: bool = False
@@ -100,6 +101,8 @@ class Trainer:
                 self.rng_cuda = torch.cuda.get_rng_state(self.device)
         with self._own_rng():
             self.model = build_model(self.model_cfg).to(self.device)
+        if cfg.init_weights:
+            self._load_init_weights(cfg.init_weights)
         if cfg.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
         if cfg.channels_last:
@@ -148,6 +151,19 @@ class Trainer:
                     self.rng_cuda = torch.cuda.get_rng_state(self.device)
 
     # -- checkpoints ----------------------------------------------------------------------
+    def _load_init_weights(self, path: str) -> None:
+        """Fine-tuning: the weights of an exported checkpoint (:func:`~kpfusion_ros.checkpoint.save_checkpoint`,
+        fp16 or fp32) whose model config is this run's; the optimizer starts fresh. A run directory with a
+        ``last.pt`` resumes from that instead (:meth:`fit`)."""
+        from kpfusion_ros.checkpoint import CheckpointError, load_checkpoint
+
+        model, config, _ = load_checkpoint(path)
+        if config.to_dict() != self.model_cfg.to_dict():
+            diff = sorted(k for k, v in config.to_dict().items() if self.model_cfg.to_dict().get(k) != v)
+            raise CheckpointError(f"{path}: its model config differs from this run's in {diff}")
+        self.model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                    for k, v in model.state_dict().items()})
+
     def state_dict(self) -> dict:
         st = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
               "scheduler": self.sched.state_dict(), "step": self.step, "elapsed": self.elapsed,
