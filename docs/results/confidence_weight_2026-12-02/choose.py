@@ -15,8 +15,8 @@ WEIGHTS = (0.0, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0)
 def scored(path, w):
     n = json.load(open(path))["node"]
     p = n["confidence"]["parts"]
-    t = [overall_confidence(hs, pc, w) for hs, pc, _ in p["true"]]
-    f = [overall_confidence(hs, pc, w) for hs, pc, _ in p["false"]]
+    t = [overall_confidence(hs, pc, w) for hs, pc, *_ in p["true"]]
+    f = [overall_confidence(hs, pc, w) for hs, pc, *_ in p["false"]]
     return n, t, f
 
 
