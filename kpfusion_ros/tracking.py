@@ -418,7 +418,8 @@ class HandTracker:
                 and self.confidence(t) >= self.config.min_hand_confidence]
 
     def confidence(self, track: Track) -> float:
-        """The track's overall confidence (:func:`overall_confidence` of its hand score and last pose confidence)."""
+        """The track's overall confidence (:func:`overall_confidence` of its hand score, last pose confidence and
+        centre score, with this tracker's weights)."""
         return overall_confidence(track.hand_score, track.confidence, self.config.pose_confidence_weight,
                                   track.centre_score, self.config.centre_score_weight)
 

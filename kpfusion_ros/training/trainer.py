@@ -158,8 +158,9 @@ class Trainer:
         from kpfusion_ros.checkpoint import CheckpointError, load_checkpoint
 
         model, config, _ = load_checkpoint(path)
-        if config.to_dict() != self.model_cfg.to_dict():
-            diff = sorted(k for k, v in config.to_dict().items() if self.model_cfg.to_dict().get(k) != v)
+        theirs, ours = config.to_dict(), self.model_cfg.to_dict()
+        if theirs != ours:
+            diff = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
             raise CheckpointError(f"{path}: its model config differs from this run's in {diff}")
         self.model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                     for k, v in model.state_dict().items()})

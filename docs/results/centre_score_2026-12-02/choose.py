@@ -1,14 +1,20 @@
 """Apply the rule of README.md to the two runs beside this file (run from the repository root)."""
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from kpfusion_ros.evaluation.metrics import auroc  # noqa: E402
-from kpfusion_ros.evaluation.real_frames import TRADEOFF_THRESHOLDS, detection_f1  # noqa: E402
 from kpfusion_ros.tracking import overall_confidence  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+# the threshold rule as the pose-weight study applies it (its choose.py's threshold_rule)
+_spec = importlib.util.spec_from_file_location("choose_confidence_weight",
+                                               HERE.parent / "confidence_weight_2026-12-02" / "choose.py")
+_base = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_base)
+threshold_rule = _base.threshold_rule
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -20,19 +26,6 @@ def scored(path, v):
     t = [overall_confidence(hs, pc, w, cs, v) for hs, pc, _, cs in p["true"]]
     f = [overall_confidence(hs, pc, w, cs, v) for hs, pc, _, cs in p["false"]]
     return n, t, f
-
-
-def threshold_rule(n, t, f):
-    """The rule of docs/results/confidence_threshold_2026-12-01/ on one run's recombined confidences."""
-    H = n["labelled_hands"]
-    rows = [(th, sum(c >= th for c in t), sum(c >= th for c in f)) for th in TRADEOFF_THRESHOLDS]
-    f1 = [(th, F, E, detection_f1(F, E, H)) for th, F, E in rows]
-    for r in f1:
-        print("  min_hand_confidence %.2f: found %d, elsewhere %d, F1 %.4f" % r)
-    top = max(f1, key=lambda r: (r[3], -r[0]))
-    chosen = top[0] if top[3] >= f1[0][3] + 0.01 else 0.0
-    print("threshold rule: best", top[0], "F1", round(top[3], 4), "vs 0:", round(f1[0][3], 4), "->", chosen)
-    return chosen
 
 
 def main():

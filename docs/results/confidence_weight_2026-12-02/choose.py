@@ -20,6 +20,20 @@ def scored(path, w):
     return n, t, f
 
 
+def threshold_rule(n, t, f):
+    """The rule of docs/results/confidence_threshold_2026-12-01/ on one run's recombined confidences ``t`` (true
+    hands) and ``f`` (false ones): prints the trade-off with F1 and returns the chosen min_hand_confidence."""
+    H = n["labelled_hands"]
+    rows = [(th, sum(c >= th for c in t), sum(c >= th for c in f)) for th in TRADEOFF_THRESHOLDS]
+    f1 = [(th, F, E, detection_f1(F, E, H)) for th, F, E in rows]
+    for r in f1:
+        print("  min_hand_confidence %.2f: found %d, elsewhere %d, F1 %.4f" % r)
+    top = max(f1, key=lambda r: (r[3], -r[0]))
+    chosen = top[0] if top[3] >= f1[0][3] + 0.01 else 0.0
+    print("threshold rule: best", top[0], "F1", round(top[3], 4), "vs 0:", round(f1[0][3], 4), "->", chosen)
+    return chosen
+
+
 def main():
     sel, rep = HERE / "seq_401_406.json", HERE / "seq_301_306.json"
     table = {w: auroc(*scored(sel, w)[1:]) for w in WEIGHTS}
@@ -30,14 +44,7 @@ def main():
     n, t, f = scored(rep, chosen)
     print("report set AUROC at the chosen w:", round(auroc(t, f), 4), "(at 0.25:", round(auroc(*scored(rep, 0.25)[1:]), 4), ")")
     if chosen != 0.25:
-        H = n["labelled_hands"]
-        rows = [(th, sum(c >= th for c in t), sum(c >= th for c in f)) for th in TRADEOFF_THRESHOLDS]
-        f1 = [(th, F, E, detection_f1(F, E, H)) for th, F, E in rows]
-        for r in f1:
-            print("  min_hand_confidence %.2f: found %d, elsewhere %d, F1 %.4f" % r)
-        top = max(f1, key=lambda r: (r[3], -r[0]))
-        print("threshold rule: best", top[0], "F1", round(top[3], 4), "vs 0:", round(f1[0][3], 4),
-              "->", top[0] if top[3] >= f1[0][3] + 0.01 else 0.0)
+        threshold_rule(n, t, f)
 
 
 if __name__ == "__main__":
