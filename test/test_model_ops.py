@@ -27,6 +27,38 @@ def test_awr_decode_hand_computed():
     assert torch.allclose(out[0, 0], torch.tensor([0.65, -0.25, 0.2]), atol=1e-6)
 
 
+def test_awr_decode_equals_the_candidate_formula_values_and_gradients():
+    """decode_awr's two sums (no B×J×3×S² tensor) against Σ_p w·(P_p + (K − K·H·m)·Û·m) written out
+    candidate by candidate (reference §1.2), float64: values and the gradient reaching the P map."""
+    from kpfusion_ros.model.awr import MASKED_LOGIT, downsample_depth, pixel_uvd
+
+    def candidates(pmap, depth, kernel):
+        B, C5, S, _ = pmap.shape
+        J = C5 // 5
+        d = downsample_depth(depth, S)
+        pts = pixel_uvd(d)
+        mask = (d.reshape(B, 1, S * S) < 0.99).to(pmap.dtype)
+        off = pmap[:, : 3 * J].reshape(B, J, 3, S * S)
+        heat = pmap[:, 3 * J: 4 * J].reshape(B, J, S * S)
+        logit = pmap[:, 4 * J:].reshape(B, J, S * S)
+        w = torch.softmax(torch.where(mask > 0, logit, torch.full_like(logit, MASKED_LOGIT)), dim=-1)
+        cand = pts.transpose(1, 2).unsqueeze(1) + (kernel - kernel * heat * mask).unsqueeze(2) * off * mask.unsqueeze(1)
+        return (cand * w.unsqueeze(2)).sum(-1)
+
+    g = torch.Generator().manual_seed(3)
+    B, J, S = 3, 21, 16
+    pmap = torch.randn(B, 5 * J, S, S, generator=g, dtype=torch.float64, requires_grad=True)
+    depth = torch.rand(B, 1, 4 * S, 4 * S, generator=g, dtype=torch.float64) * 1.6 - 0.8
+    depth[torch.rand(depth.shape, generator=g) < 0.4] = 1.0  # background pixels are masked
+    ours, ref = decode_awr(pmap, depth, 0.8), candidates(pmap, depth, 0.8)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1e-13)
+    up = torch.randn(ours.shape, generator=g, dtype=torch.float64)
+    g1, = torch.autograd.grad(ours, pmap, up)
+    g2, = torch.autograd.grad(ref, pmap, up)
+    torch.testing.assert_close(g1, g2, rtol=0, atol=1e-13)
+    assert g1[:, 4 * J:].abs().max() > 0 and g1[:, :3 * J].abs().max() > 0  # every part of the map is reached
+
+
 def test_joint2offset_roundtrip_recovers_joint():
     torch.manual_seed(0)
     depth = torch.zeros(1, 1, 32, 32) + 0.1 * torch.rand(1, 1, 32, 32)
@@ -159,12 +191,20 @@ def test_nearest_neighbours_equal_the_exhaustive_search():
     ref = lift_pixels(downsample_depth(x["depth"], S), x["center"], x["M"], x["cube"], x["cam"], cfg.crop_size)
     cases.append((x["pcl"], ref))  # the model's own call: sampled points → lifted feature-map pixels
     cases.append((torch.zeros(1, 2, 3), torch.rand(1, 6, 3, generator=g)))  # P ≤ 2k: exhaustive
-    for q, r in cases:
-        for k in (1, 4):
-            d, i = nearest_neighbours(q, r, k)
-            de, ie = exhaustive(q, r, k)
-            assert torch.equal(d, de)
-            assert torch.equal(i, ie)
+    import kpfusion_ros.model.point_ops as point_ops
+
+    default_block = point_ops.KNN_CPU_BLOCK
+    for block in (default_block, 2 * 512 * 1024, 1):  # CPU batch slices: the default (1 crop), 2 of 3, 1 crop
+        point_ops.KNN_CPU_BLOCK = block
+        try:
+            for q, r in cases:
+                for k in (1, 4):
+                    d, i = nearest_neighbours(q, r, k)
+                    de, ie = exhaustive(q, r, k)
+                    assert torch.equal(d, de)
+                    assert torch.equal(i, ie)
+        finally:
+            point_ops.KNN_CPU_BLOCK = default_block
     # a realistic shape is what the speed-up is for (B×512 points × 32² pixels in the lite model)
     assert ref.shape[1] == S * S and x["pcl"].shape[1] == cfg.num_points
 

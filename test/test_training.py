@@ -160,3 +160,28 @@ def test_init_weights_starts_a_run_from_an_exported_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="feature_dim"):
         Trainer(TrainConfig(preset="lite", overrides=bigger, data=DATA, init_weights=str(tmp_path / "w.pt")),
                 str(tmp_path / "bad"), progress=False)
+
+
+def test_first_map_awr_term_reuses_the_forward_decode_exactly():
+    """compute_losses takes the first map's AWR-decoded pose from the forward pass (out.initial_uvd) instead
+    of decoding it again: the term and the gradient it sends into the model are those of a fresh decode."""
+    from kpfusion_ros.model import build_model, preset
+    from kpfusion_ros.model.awr import decode_awr
+    from kpfusion_ros.model.example_inputs import example_inputs
+    from kpfusion_ros.training.losses import compute_losses, smooth_l1
+
+    cfg = preset("lite")
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    x = example_inputs(cfg, batch=2, seed=4)
+    xyz = x["pcl"][:, :21].clone()
+    uvd = torch.rand(2, 21, 3) * 1.2 - 0.6
+    o = model(**x)
+    terms = compute_losses(o, x["depth"], xyz, uvd, cfg.awr_kernel)
+    again = smooth_l1(decode_awr(o.maps[0], x["depth"], cfg.awr_kernel), uvd)
+    assert terms["awr.depth"].item() > 0
+    torch.testing.assert_close(terms["awr.depth"], again, rtol=0, atol=0)  # the same decode, the same value
+    g_reused = torch.autograd.grad(terms["awr.depth"], o.maps[0], retain_graph=True)[0]
+    g_again = torch.autograd.grad(again, o.maps[0])[0]
+    assert g_reused.abs().max() > 0
+    torch.testing.assert_close(g_reused, g_again, rtol=0, atol=0)

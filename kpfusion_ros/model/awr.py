@@ -37,20 +37,27 @@ def decode_awr(pmap: torch.Tensor, depth: torch.Tensor, kernel: float = 0.8) -> 
     ĵ_j = Σ_p softmax_p(W_jp, background −1e8) · (P_p + (K − K·H_jp·m_p)·Û_jp·m_p)
     (reference §1.2). Used for the depth initial pose and, with the DEPTH image as the d
     coordinate and mask, for the RGB branch's auxiliary loss.
+
+    Computed as the two sums it is, Σ_p w·P_p (one batched product) plus Σ_p (w·(K − K·H·m)·m)·Û
+    (a batched matrix–vector product), so that no B×J×3×S² candidate tensor is formed (forward or
+    backward); test/test_model_ops.py checks it against the candidate-by-candidate formula.
     """
     B, C5, S, _ = pmap.shape
     J = C5 // 5
+    P = S * S
+    dt = torch.promote_types(pmap.dtype, depth.dtype)  # mixed inputs are decoded in the wider type
+    pmap, depth = pmap.to(dt), depth.to(dt)
     d = downsample_depth(depth, S)
     pts = pixel_uvd(d)                                       # B×S²×3
-    mask = (d.reshape(B, 1, S * S) < BG_THRESHOLD).to(pmap.dtype)  # B×1×S²
-    off = pmap[:, : 3 * J].reshape(B, J, 3, S * S)
-    heat = pmap[:, 3 * J: 4 * J].reshape(B, J, S * S)
-    logit = pmap[:, 4 * J:].reshape(B, J, S * S)
-    logit = torch.where(mask > 0, logit, torch.full_like(logit, MASKED_LOGIT))
+    mask = (d.reshape(B, 1, P) < BG_THRESHOLD).to(pmap.dtype)  # B×1×S²
+    # one split (its backward is one concatenation; three slices would each zero-fill a P-map-sized gradient)
+    off, heat, logit = pmap.split([3 * J, J, J], dim=1)
+    off = off.reshape(B, J, 3, P)
+    heat = heat.reshape(B, J, P)
+    logit = torch.where(mask > 0, logit.reshape(B, J, P), torch.full_like(heat, MASKED_LOGIT))
     w = torch.softmax(logit, dim=-1)                          # B×J×S²
-    dist = kernel - kernel * heat * mask                      # B×J×S²
-    cand = pts.transpose(1, 2).unsqueeze(1) + dist.unsqueeze(2) * off * mask.unsqueeze(1)  # B×J×3×S²
-    return (cand * w.unsqueeze(2)).sum(-1)
+    coef = w * (kernel - kernel * heat * mask) * mask         # B×J×S²
+    return torch.bmm(w, pts) + torch.matmul(off, coef.unsqueeze(-1)).squeeze(-1)
 
 
 def joint2offset(joints_uvd: torch.Tensor, depth: torch.Tensor, kernel: float = 0.8,
@@ -59,21 +66,18 @@ def joint2offset(joints_uvd: torch.Tensor, depth: torch.Tensor, kernel: float = 
 
     offset = J − P_p, dist = √(‖offset‖² + 1e-8), Û = offset/dist, H = (K − dist)/K;
     mask = [H ≥ 0]·[d < 0.99]. Returns B×4J×S×S = [Û (3J, joint-major), H (J)]; the weight
-    channels have no target.
+    channels have no target. Computed coordinate by coordinate (B×J×S² tensors, no B×J×S²×3 ones).
     """
     B, J, _ = joints_uvd.shape
     S = feature_size or depth.shape[-1] // 4
     d = downsample_depth(depth, S)
     pts = pixel_uvd(d)                                       # B×S²×3
-    offset = joints_uvd.unsqueeze(2) - pts.unsqueeze(1)       # B×J×S²×3
-    dist = torch.sqrt((offset ** 2).sum(-1) + 1e-8)           # B×J×S²
-    unit = offset / dist.unsqueeze(-1)
+    diff = [joints_uvd[..., c].unsqueeze(2) - pts[..., c].unsqueeze(1) for c in range(3)]  # B×J×S² each
+    dist = torch.sqrt(diff[0] * diff[0] + diff[1] * diff[1] + diff[2] * diff[2] + 1e-8)
     heat = (kernel - dist) / kernel
-    mask = (heat >= 0) & (d.reshape(B, 1, S * S) < BG_THRESHOLD)
-    m = mask.to(joints_uvd.dtype)
-    unit = (unit * m.unsqueeze(-1)).permute(0, 1, 3, 2).reshape(B, 3 * J, S, S)
-    heat = (heat * m).reshape(B, J, S, S)
-    return torch.cat([unit, heat], dim=1)
+    m = ((heat >= 0) & (d.reshape(B, 1, S * S) < BG_THRESHOLD)).to(joints_uvd.dtype)
+    unit = torch.stack([x / dist * m for x in diff], dim=2).reshape(B, 3 * J, S, S)  # joint-major
+    return torch.cat([unit, (heat * m).reshape(B, J, S, S)], dim=1)
 
 
 def point_joint_offset(joints_xyz: torch.Tensor, pcl: torch.Tensor, kernel: float = 0.8) -> torch.Tensor:

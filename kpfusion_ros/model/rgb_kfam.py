@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..geometry import uvd_nl_to_xyz_nl, xyz_nl_to_uvd_nl
+from .point_ops import square_distance
 
 
 def joint_heatmap(uv_nl: torch.Tensor, size: int, std: float = 0.8, sigma: float = 1.0) -> torch.Tensor:
@@ -39,7 +40,7 @@ def joint_heatmap(uv_nl: torch.Tensor, size: int, std: float = 0.8, sigma: float
 def geometry_adjacency_map(joints_xyz: torch.Tensor, pixel_xyz: torch.Tensor, gamma: float = 10.0,
                            plus_one: bool = True) -> torch.Tensor:
     """GAM B×J×S² = 1/(γ·‖p − j‖² + 1) (code) or 1/max(γ·‖p − j‖², 1e-6) (paper Eq. (2))."""
-    d2 = ((joints_xyz.unsqueeze(2) - pixel_xyz.unsqueeze(1)) ** 2).sum(-1)
+    d2 = square_distance(joints_xyz, pixel_xyz)
     return 1.0 / (gamma * d2 + 1.0) if plus_one else 1.0 / (gamma * d2).clamp_min(1e-6)
 
 

@@ -155,11 +155,14 @@ def main(argv=None) -> int:
 
     import torch
 
+    from ..runtime import keep_freed_buffers
+
     skip = set(filter(None, args.skip.split(",")))
+    memory_note = keep_freed_buffers()  # as kpfusion-train does
     threads = args.threads or os.cpu_count() or 1
     res = {"command": "kpfusion-bench-train " + " ".join(sys.argv[1:] if argv is None else argv),
            "device": args.device, "cpu_count": os.cpu_count(), "torch": torch.__version__,
-           "load_before": _load(), "presets": {}}
+           "malloc": memory_note, "load_before": _load(), "presets": {}}
     if "data" not in skip:
         res["data"] = bench_data(7, args.data_samples, 640, 480, 512)
         print(json.dumps({"data": res["data"]}), flush=True)

@@ -85,8 +85,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
+    from ..runtime import keep_freed_buffers
     from ..training import TrainConfig, Trainer
 
+    memory_note = keep_freed_buffers()  # every step's activations reuse freed heap instead of page-faulting again
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(
@@ -106,7 +108,7 @@ def main(argv=None) -> int:
     model = tr.fit(resume=not args.no_resume)
     summary = {"steps_done": tr.step, "steps_planned": cfg.steps, "train_seconds": round(tr.elapsed, 1),
                "command": "kpfusion-train " + " ".join(sys.argv[1:] if argv is None else argv),
-               "train_config": cfg.to_dict(), "model_config": tr.model_cfg.to_dict()}
+               "train_config": cfg.to_dict(), "model_config": tr.model_cfg.to_dict(), "malloc": memory_note}
     if args.export:
         from ..checkpoint import save_checkpoint
         save_checkpoint(args.export, model, tr.model_cfg, {

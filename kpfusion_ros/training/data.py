@@ -312,7 +312,10 @@ def _worker(q_in, q_out, seed, syn, crop_cfg, augment, cube_mm, com_shift_mm):  
     import multiprocessing
     import queue
 
+    from ..runtime import keep_freed_buffers
+
     torch.set_num_threads(1)
+    keep_freed_buffers()  # each crop's ray buffers reuse freed heap instead of page-faulting again
     parent = multiprocessing.parent_process()
     while parent is None or parent.is_alive():
         try:

@@ -55,7 +55,9 @@ def compute_losses(out, depth: torch.Tensor, xyz_gt: torch.Tensor, uvd_gt: torch
     ``out``: :class:`~kpfusion_ros.model.KPFusionOutput`; ``depth`` B×1×S×S normalised depth
     crop; ``xyz_gt``/``uvd_gt`` B×J×3. Entry names: ``map.<name>``, ``awr.<name>`` (maps in
     ``out.map_names``), ``pose.<pose name>``, ``whm.<stage>``; values are UNweighted. Outputs of a
-    reduced-precision (autocast) forward pass are compared in float32.
+    reduced-precision (autocast) forward pass are compared in float32. ``kernel`` is the model's
+    ``awr_kernel``: the first map's AWR term re-uses ``out.initial_uvd``, which the model decoded
+    with it (decoding it again gives the same values).
     """
     J = xyz_gt.shape[1]
     terms: dict[str, torch.Tensor] = {}
@@ -66,8 +68,13 @@ def compute_losses(out, depth: torch.Tensor, xyz_gt: torch.Tensor, uvd_gt: torch
         name = out.map_names[i] if i < len(out.map_names) else str(i)
         if offset_target is None:
             offset_target = joint2offset(uvd_gt, depth, kernel, pmap.shape[-1])
-        l_map = smooth_l1(pmap[:, : 4 * J], offset_target)
-        l_awr = smooth_l1(decode_awr(pmap, depth, kernel), uvd_gt)
+        # split, not a slice: the slice's backward would zero-fill a whole P-map-sized gradient
+        l_map = smooth_l1(pmap.split([4 * J, pmap.shape[1] - 4 * J], dim=1)[0], offset_target)
+        if i == 0 and pmap.dtype == torch.float32 and out.initial_uvd.dtype == torch.float32:
+            uvd_pred = out.initial_uvd  # the forward pass's own decode of this map (KPFusionOutput)
+        else:
+            uvd_pred = decode_awr(pmap, depth, kernel)
+        l_awr = smooth_l1(uvd_pred, uvd_gt)
         terms[f"map.{name}"], terms[f"awr.{name}"] = l_map, l_awr
         total = total + weights.map * l_map + weights.awr * l_awr
     for i, pose in enumerate(out.poses):
