@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 
 from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import PipelineConfig
-from kpfusion_ros.tracking import TrackerConfig
+from kpfusion_ros.tracking import SIDE_SOURCES, TrackerConfig
 
 #: The node's input topics: relative names, resolved in the node's namespace and remapped onto the
 #: camera's topics (``--ros-args -r color/image_raw:=/my_camera/color/image_raw``; the launch files do it
@@ -107,6 +107,11 @@ class NodeConfig:
                                     "detections. 0 was chosen on rendered sequences; on a cluttered real "
                                     "worktop a share drops objects the localiser mistakes for hands "
                                     "(docs/real_frames.md, docs/results/centre_score_2026-12-02/).")
+    side_source: str = _p(TrackerConfig.side_source, "Where a hand's side comes from: 'verifier' (the hand "
+                          "verifier's side head, per detection) or 'stability' (the pose network run on the crop "
+                          "and on its mirror image, a few crops each: the side whose joints move less wins; costs "
+                          "about 18 more crops per undecided hand and frame; docs/real_frames.md).",
+                          choices=SIDE_SOURCES)
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "
@@ -177,6 +182,8 @@ class NodeConfig:
                      "min_handedness_confidence", "centre_score_weight"):
             if not 0 <= getattr(self, name) <= 1:
                 errs.append(f"{name} must be in [0, 1]")
+        if self.side_source not in SIDE_SOURCES:
+            errs.append(f"side_source must be one of {', '.join(SIDE_SOURCES)}, not {self.side_source!r}")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
             errs.append("marker_lifetime must be >= 0, topic_timeout and diagnostics_period > 0")
         if self.tf_prefix.startswith("/"):
@@ -197,7 +204,7 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
                       min_refine_confidence=cfg.min_refine_confidence, min_pose_confidence=cfg.min_pose_confidence,
                       min_coast_confidence=cfg.min_coast_confidence, min_hand_confidence=cfg.min_hand_confidence,
                       min_handedness_confidence=cfg.min_handedness_confidence,
-                      centre_score_weight=cfg.centre_score_weight)
+                      centre_score_weight=cfg.centre_score_weight, side_source=cfg.side_source)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
                           torch_threads=cfg.torch_threads, localizer=localizer, tracker=tracker)

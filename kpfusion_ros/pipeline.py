@@ -42,10 +42,11 @@ import numpy as np
 import torch
 
 from kpfusion_ros.camera import CameraIntrinsics, CameraLike
-from kpfusion_ros.hand import HANDEDNESS_LEFT, HandEstimate
+from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_UNKNOWN, HandEstimate
 from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
+from kpfusion_ros.side_test import SideTestConfig, right_logits, side_test_crops, spreads
 from kpfusion_ros.tracking import HandTracker, TrackerConfig, joint_mean, refine_centres
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class PipelineConfig:
     torch_threads: int = 0
     localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    #: The stability side test, run while a track's side is undecided when ``tracker.side_source`` is "stability".
+    side_test: SideTestConfig = field(default_factory=SideTestConfig)
 
 
 class ModelLoadError(RuntimeError):
@@ -219,19 +222,20 @@ class HandPosePipeline:
 
     # -- the network on a batch of centres -------------------------------------------------------
     @torch.inference_mode()
-    def estimate(self, rgb, depth_mm, cam: CameraLike, centres_mm: np.ndarray, mirror=None):
+    def estimate(self, rgb, depth_mm, cam: CameraLike, centres_mm: np.ndarray, mirror=None, cube_mm=None):
         """Crop at ``centres_mm`` (K×3) and run the network once; returns (joints_m, pixels, conf, overall, batch).
 
         ``rgb`` (H×W×3 uint8) and ``depth_mm`` (H×W, mm) may be numpy arrays or tensors already on the device.
         ``mirror``: K bools, True for left hands: their crops are mirrored before the network (it only
         knows right hands, reference §3 "Left hands") and their joints mirrored back
-        (:func:`~kpfusion_ros.preprocessing.predictions_to_camera`); None = all right hands.
+        (:func:`~kpfusion_ros.preprocessing.predictions_to_camera`); None = all right hands. ``cube_mm``:
+        K×3 crop cubes (mm), None = the configured cube.
         """
         st = self._stage_ms
         t0 = time.perf_counter()
         self.generator.manual_seed(self.cfg.seed)
         batch = crop_hands(rgb, depth_mm, centres_mm, cam, self.crop_cfg, generator=self.generator, mirror=mirror,
-                           color_order="rgb", device=self.device, timings=st)
+                           color_order="rgb", device=self.device, timings=st, cube_mm=cube_mm)
         inputs = batch.network_inputs()
         if self.half:
             inputs = tuple(t.half() if t.is_floating_point() else t for t in inputs)
@@ -292,6 +296,10 @@ class HandPosePipeline:
             if s is not None:
                 centre_scores[finite] = s
         timings["centre_score"] = (time.perf_counter() - t3) * 1e3
+        if self.tracker.config.side_source == "stability":
+            t3 = time.perf_counter()
+            self._side_test(rgb_t, depth_t, cam, ids, np.where(finite[:, None], pose_centres, c), batch)
+            timings["side_test"] = (time.perf_counter() - t3) * 1e3
         t3 = time.perf_counter()
         by_id = {}
         for k, tid in enumerate(ids):
@@ -320,6 +328,27 @@ class HandPosePipeline:
         timings["tracking_out"] = (time.perf_counter() - t3) * 1e3
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(hands, len(detections), timings)
+
+    def _side_test(self, rgb_t, depth_t, cam, ids: list, centres_mm: np.ndarray, batch) -> None:
+        """The stability side test (:mod:`kpfusion_ros.side_test`) for the tracks whose side is still undecided
+        (UNKNOWN, fewer than ``side_test.max_tests`` tests so far), all in one forward pass; each track's logit
+        joins its running side mean, weighted by its hand score."""
+        scfg = self.cfg.side_test
+        todo = []
+        for k, tid in enumerate(ids):
+            tr = self.tracker.get(tid)
+            if (tr is not None and bool(batch.valid[k]) and tr.side_tests < scfg.max_tests
+                    and self.tracker.handedness(tr)[0] == HANDEDNESS_UNKNOWN):
+                todo.append(k)
+        if not todo:
+            return
+        cent, cube, mirror = side_test_crops(centres_mm[todo], self.cfg.cube_mm, scfg)
+        joints_m, _, _, _, tb = self.estimate(rgb_t, depth_t, cam, cent, mirror, cube_mm=cube)
+        joints_mm = np.where(tb.valid.cpu().numpy()[:, None, None], joints_m * 1000.0, np.nan)
+        logits = right_logits(spreads(joints_mm, len(todo), scfg), scfg)
+        for k, logit in zip(todo, logits):
+            tr = self.tracker.get(ids[k])
+            tr.add_side_evidence(float(logit), tr.hand_score, self.tracker.config.max_side_logit)
 
     def reset(self) -> None:
         self.tracker.reset()

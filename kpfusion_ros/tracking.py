@@ -59,7 +59,9 @@ Rules (all in :class:`TrackerConfig`):
   weighted by the detection's hand score (a doubtful detection says less about the side). The
   track is RIGHT when the mean says p(right) ≥ ½, else LEFT; below ``min_handedness_confidence``
   (of max(p, 1 − p)) it is published as UNKNOWN. The pipeline mirrors the crop of a LEFT track
-  before the network (as the network was trained); an UNKNOWN one is cropped as a right hand;
+  before the network (as the network was trained); an UNKNOWN one is cropped as a right hand.
+  With ``side_source`` "stability" the detections' side is ignored and the pipeline adds the
+  stability test's logit (:mod:`kpfusion_ros.side_test`) instead, the same way, while the side is undecided;
 * hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
   track's life; centre score: the running mean of the verifier's p(hand) at the joint mean of each of the
   track's poses (given to :meth:`HandTracker.update_from_pose`); the published confidence is
@@ -89,6 +91,10 @@ from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKN
 
 __all__ = ["TrackerConfig", "Track", "HandTracker", "joint_mean", "refine_centres", "linear_assignment",
            "overall_confidence"]
+
+
+#: Sources of side evidence (:attr:`TrackerConfig.side_source`).
+SIDE_SOURCES = ("verifier", "stability")
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,10 @@ class TrackerConfig:
     min_handedness_confidence: float = 0.75
     #: Per-detection side logits are clipped to ±this before the running mean.
     max_side_logit: float = 6.0
+    #: Where the side evidence comes from: "verifier" (the localiser's side head, each detection's
+    #: ``right_logit``) or "stability" (:mod:`kpfusion_ros.side_test`, run by the pipeline while a track's
+    #: side is undecided; the detections' ``right_logit`` is then ignored).
+    side_source: str = "verifier"
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
     min_hand_confidence: float = 0.6
@@ -152,6 +162,8 @@ class TrackerConfig:
             raise ValueError("max_tracks must be >= 0")
         if self.max_side_logit <= 0:
             raise ValueError("max_side_logit must be > 0")
+        if self.side_source not in SIDE_SOURCES:
+            raise ValueError(f"side_source must be one of {SIDE_SOURCES}, got {self.side_source!r}")
         for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
                      "min_handedness_confidence", "min_hand_confidence", "pose_confidence_weight",
                      "centre_score_weight"):
@@ -197,6 +209,8 @@ class Track:
     #: Running sums of the detections' side logits (weighted by their hand score) and of the weights.
     side_logit_sum: float = 0.0
     side_weight: float = 0.0
+    #: Side estimates taken into that mean.
+    side_tests: int = 0
     #: Running sum and count of the matched detections' hand scores (None-scored detections excluded).
     score_sum: float = 0.0
     score_count: int = 0
@@ -226,18 +240,26 @@ class Track:
         """Mean centre score of the track's poses (None when none was given)."""
         return self.centre_score_sum / self.centre_score_count if self.centre_score_count else None
 
-    def observe(self, det: Any, max_side_logit: float) -> None:
-        """Take a matched detection's hand score and side estimate (attributes ``score``, ``right_logit``)."""
+    def observe(self, det: Any, max_side_logit: float, use_side: bool = True) -> None:
+        """Take a matched detection's hand score and (with ``use_side``) side estimate (attributes ``score``,
+        ``right_logit``)."""
         score = getattr(det, "score", None)
         if score is not None and np.isfinite(score):
             self.score_sum += float(score)
             self.score_count += 1
-        logit = getattr(det, "right_logit", None)
-        if logit is not None and np.isfinite(logit) and logit != 0.0:
-            w = float(score) if score is not None and np.isfinite(score) else 1.0
-            w = max(w, 1e-3)
-            self.side_logit_sum += w * float(np.clip(logit, -max_side_logit, max_side_logit))
-            self.side_weight += w
+        if use_side:
+            self.add_side_evidence(getattr(det, "right_logit", None), score, max_side_logit)
+
+    def add_side_evidence(self, logit: float | None, weight: float | None, max_side_logit: float) -> None:
+        """Add a side logit (clipped to ±``max_side_logit``) to the running mean, weighted by ``weight`` (a hand
+        score; None = 1). None, non-finite and exactly-0 logits carry no evidence."""
+        if logit is None or not np.isfinite(logit) or logit == 0.0:
+            return
+        w = float(weight) if weight is not None and np.isfinite(weight) else 1.0
+        w = max(w, 1e-3)
+        self.side_logit_sum += w * float(np.clip(logit, -max_side_logit, max_side_logit))
+        self.side_weight += w
+        self.side_tests += 1
 
 
 def _centre_of(det: Any) -> np.ndarray:
@@ -503,7 +525,7 @@ class HandTracker:
             t.misses = 0
             t.matched = True
             t.last_detection_stamp = stamp
-            t.observe(dets[j], c.max_side_logit)
+            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier")
             if t.hits >= c.min_hits:
                 t.confirmed = True
 
@@ -531,7 +553,7 @@ class HandTracker:
                 detection_centre_mm=det_c.copy(),
                 matched=True,
             )
-            t.observe(dets[j], c.max_side_logit)
+            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier")
             self._next_id += 1
             self._tracks.append(t)
 

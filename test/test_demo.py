@@ -61,10 +61,10 @@ def test_score_matches_hands_by_centre_within_80mm():
     from geometry_msgs.msg import Point
     from kpfusion_ros.demo.scoring import score
 
-    def arr(offsets):
+    def arr(offsets, sides=None):
         a = HandPoseArray()
         for k, off in enumerate(offsets):
-            h = HandPose(id=k)
+            h = HandPose(id=k, handedness=(sides or [HandPose.HANDEDNESS_UNKNOWN] * len(offsets))[k])
             h.joints = [Point(x=off + 0.001 * j, y=0.0, z=0.5) for j in range(21)]
             h.joint_confidence = np.ones(21, dtype=np.float32)
             a.hands.append(h)
@@ -84,6 +84,11 @@ def test_score_matches_hands_by_centre_within_80mm():
     # frames without output are not scored; nothing matched gives no MPJPE
     s = score({1: arr([0.0]), 2: arr([0.0])}, {2: arr([0.2])})
     assert s["scored_frames"] == 1 and s["matched_hands"] == 0 and s["mpjpe_mm"] is None
+    # the matched hands' published side against the ground truth's (unmatched hands are not counted)
+    L, R, U = HandPose.HANDEDNESS_LEFT, HandPose.HANDEDNESS_RIGHT, HandPose.HANDEDNESS_UNKNOWN
+    gt = {1: arr([0.0, 0.3], [L, R]), 2: arr([0.0, 0.3], [L, R]), 3: arr([0.0], [R])}
+    pred = {1: arr([0.31, 0.01], [R, L]), 2: arr([0.01, 0.31], [R, U]), 3: arr([0.5], [R])}
+    assert score(gt, pred)["handedness"] == {"correct": 2, "wrong": 1, "unknown": 1}
 
 
 def test_demo_runs_end_to_end(ros_domain, tmp_path):

@@ -16,6 +16,7 @@ import numpy as np
 from kpfusion_ros.evaluation.matching import MATCH_MM, match_centres
 
 MIN_VISIBLE = 5  # ground-truth hands with fewer visible joints are not scored
+UNKNOWN = 0  # HandPose.HANDEDNESS_UNKNOWN (this module reads messages without importing them)
 MATCH_M = MATCH_MM / 1000.0
 
 
@@ -39,14 +40,17 @@ def match_hands(gt: list, pred: list, max_centre_m: float = MATCH_M) -> list[tup
 
 def score(gt_by_stamp: dict, pred_by_stamp: dict, min_visible: int = MIN_VISIBLE,
           max_centre_m: float = MATCH_M) -> dict:
-    """MPJPE (mm, mean and median over matched hands) and the counts, over the frames with output."""
+    """MPJPE (mm, mean and median over matched hands) and the counts, over the frames with output; ``handedness``
+    counts the matched hands whose published side is the ground truth's, another, or UNKNOWN."""
     errs, n_gt, n_matched, n_pred, frames = [], 0, 0, 0, 0
+    sides = {"correct": 0, "wrong": 0, "unknown": 0}  # matched hands' published side against the ground truth's
     for stamp, pmsg in pred_by_stamp.items():
         gmsg = gt_by_stamp.get(stamp)
         if gmsg is None:
             continue
         frames += 1
-        gt = [g for g in hand_arrays(gmsg) if (g[3] > 0.5).sum() >= min_visible]
+        keep = [k for k, g in enumerate(hand_arrays(gmsg)) if (g[3] > 0.5).sum() >= min_visible]
+        gt = [hand_arrays(gmsg)[k] for k in keep]
         pred = hand_arrays(pmsg)
         n_gt += len(gt)
         n_pred += len(pred)
@@ -54,8 +58,11 @@ def score(gt_by_stamp: dict, pred_by_stamp: dict, min_visible: int = MIN_VISIBLE
             d = np.linalg.norm(gt[gi][1] - pred[pi][1], axis=1) * 1000.0
             errs.append(float(np.nanmean(d)))
             n_matched += 1
+            published, truth = int(pmsg.hands[pi].handedness), int(gmsg.hands[keep[gi]].handedness)
+            sides["unknown" if published == UNKNOWN else ("correct" if published == truth else "wrong")] += 1
     e = np.asarray(errs)
     return {"scored_frames": frames, "gt_hands": n_gt, "matched_hands": n_matched, "missed_hands": n_gt - n_matched,
             "false_positives": n_pred - n_matched, "match_centre_mm": max_centre_m * 1000.0,
             "mpjpe_mm": float(e.mean()) if e.size else None,
-            "mpjpe_mm_median": float(np.median(e)) if e.size else None}
+            "mpjpe_mm_median": float(np.median(e)) if e.size else None,
+            "handedness": sides}

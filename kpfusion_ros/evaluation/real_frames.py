@@ -460,6 +460,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
     hs = nd["handedness"]
     correct = [(_HANDEDNESS_NAMES.get(h) == side) for h, side in zip(hs, nd["label_side"])]
     counts = {name: int(sum(1 for h in hs if h == v)) for v, name in _HANDEDNESS_NAMES.items()}
+    decided = [c for h, c in zip(hs, correct) if _HANDEDNESS_NAMES.get(h) in ("left", "right")]  # LEFT/RIGHT published
     return {
         "protocol": "node", "labelled_hands": nd["hands"], "found": nd["found"],
         "detection_rate": nd["found"] / nd["hands"] if nd["hands"] else float("nan"),
@@ -470,7 +471,9 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
         "predicted_joint_mean_error_mm": _stats(nd["mean_err"]),
         "pose": pose_metrics(pred, gt, cfg.pck_mm),
         "hand_size": {"predicted": hand_size(pred), "labels": hand_size(gt)},
-        "handedness": {"accuracy": float(np.mean(correct)) if correct else float("nan"), "counts": counts},
+        "handedness": {"accuracy": float(np.mean(correct)) if correct else float("nan"), "counts": counts,
+                       "correct": int(sum(correct)), "decided": len(decided),
+                       "accuracy_of_decided": float(np.mean(decided)) if decided else float("nan")},
         "confidence": {"true": _stats(nd["true_conf"]), "false": _stats(nd["false_conf"]),
                        "auroc_true_vs_false": auroc(nd["true_conf"], nd["false_conf"]),
                        # the published hands a threshold on their confidence keeps (of this run's: rows below
@@ -491,6 +494,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                      "verifier_path": pipeline_config.localizer.verifier_path,
                      "refine_iterations": pipeline_config.refine_iterations,
                      "centre_score_weight": pipeline_config.tracker.centre_score_weight,
+                     "side_source": pipeline_config.tracker.side_source,
                      "max_hands": pipeline_config.localizer.max_hands},
     }
 

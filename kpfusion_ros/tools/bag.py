@@ -162,7 +162,8 @@ def main(argv=None) -> int:
         mp = "n/a" if r["mpjpe_mm"] is None else f"{r['mpjpe_mm']:.1f} mm mean, {r['mpjpe_mm_median']:.1f} mm median"
         print(f"score: MPJPE {mp} over {r['matched_hands']}/{r['gt_hands']} ground-truth hands found "
               f"(same stamp, centres within {r['match_centre_mm']:.0f} mm); {r['false_positives']} false hands; "
-              f"{r['scored_frames']} frames scored")
+              f"{r['scored_frames']} frames scored; side of the found hands: {r['handedness']['correct']} correct, "
+              f"{r['handedness']['wrong']} wrong, {r['handedness']['unknown']} UNKNOWN")
     return 0
 
 

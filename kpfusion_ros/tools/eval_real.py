@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "publishes every tracked hand: the trade-off table's full range)")
     p.add_argument("--centre-score-weight", type=float, default=None,
                    help="the node's centre_score_weight for the node protocol (default: the node's default)")
+    p.add_argument("--side-source", choices=("verifier", "stability"), default=None,
+                   help="the node's side_source for the node protocol (default: the node's default)")
     p.add_argument("--refine-iterations", type=int, default=None,
                    help="the node's refine_iterations for the node protocol (default: the node's default; 0 = the "
                         "tracked centre's crop only)")
@@ -118,6 +120,8 @@ def main(argv=None) -> int:
         if not 0.0 <= args.centre_score_weight <= 1.0:
             raise SystemExit(f"kpfusion-eval-real: --centre-score-weight must be in [0, 1], got {args.centre_score_weight}")
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, centre_score_weight=args.centre_score_weight))
+    if args.side_source is not None:
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, side_source=args.side_source))
     if args.refine_iterations is not None:
         if args.refine_iterations < 0:
             raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")

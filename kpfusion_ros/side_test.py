@@ -1,0 +1,91 @@
+"""A hand's side from how steadily the pose network answers for each side (ROS-free).
+
+The network only knows right hands (reference §3 "Left hands": left hands are mirrored before it). Shown
+a hand the wrong way round it still answers with a right-handed skeleton, but that answer is a poor guess:
+on the rendered evaluation frames its error is ~2.7× that of the right way round
+(``docs/results/side_stability_2026-12-02/``). A guess moves more when the crop moves. So each hand is
+cropped a few times, its centre moved by ± ``shift_mm`` along each camera axis and its cube scaled by
+± ``scale``, once as it is and once mirrored; the side whose joints (in the camera frame, un-mirrored) scatter
+less over those crops is the likelier one::
+
+    spread = mean over joints of ‖p_i − mean_i p_i‖ (mm, i over the crops)
+    right_logit = gain · ln(spread_mirrored / spread_as_is)
+
+``gain`` calibrates the logit to a log-odds (fitted on rendered frames, same directory). The test needs
+2·P crops per hand (P = :func:`perturbations`' count), all hands of a frame in one forward pass; the
+pipeline runs it only for tracks whose side is still undecided (:class:`~kpfusion_ros.tracking.TrackerConfig`
+``side_source``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SideTestConfig:
+    """Perturbations of the stability side test, and the calibration of its logit."""
+
+    #: Centre moves (mm) along +x, −x, +y, −y, +z, −z of the camera frame.
+    shift_mm: float = 12.0
+    #: Cube scales 1 ± this (0: none).
+    scale: float = 0.15
+    #: right_logit = gain · ln(spread_mirrored / spread_as_is).
+    gain: float = 7.75
+    #: A track is tested on at most this many frames (then its side stays what they said).
+    max_tests: int = 30
+
+    def __post_init__(self) -> None:
+        if not self.shift_mm > 0:
+            raise ValueError(f"shift_mm must be > 0, got {self.shift_mm}")
+        if not 0.0 <= self.scale < 1.0:
+            raise ValueError(f"scale must be in [0, 1), got {self.scale}")
+        if not self.gain > 0:
+            raise ValueError(f"gain must be > 0, got {self.gain}")
+        if self.max_tests < 1:
+            raise ValueError(f"max_tests must be >= 1, got {self.max_tests}")
+
+
+def perturbations(cfg: SideTestConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(centre offsets P×3 mm, cube factors P): the unmoved crop first, then the six moves, then the scales."""
+    s = float(cfg.shift_mm)
+    off = [np.zeros(3)] + [sign * s * np.eye(3)[a] for a in range(3) for sign in (1.0, -1.0)]
+    fac = [1.0] * len(off)
+    if cfg.scale > 0:
+        off += [np.zeros(3), np.zeros(3)]
+        fac += [1.0 + cfg.scale, 1.0 - cfg.scale]
+    return np.stack(off), np.asarray(fac, dtype=np.float64)
+
+
+def side_test_crops(centres_mm: np.ndarray, cube_mm: float, cfg: SideTestConfig
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The crops of the test for K hands: (centres (2·K·P)×3 mm, cubes (2·K·P)×3 mm, mirror (2·K·P) bool).
+
+    Order: the K·P as-is crops (hand-major), then the same K·P mirrored."""
+    off, fac = perturbations(cfg)
+    c = np.asarray(centres_mm, dtype=np.float64).reshape(-1, 3)
+    K, P = c.shape[0], off.shape[0]
+    cent = (c[:, None, :] + off[None]).reshape(K * P, 3)
+    cube = np.repeat((float(cube_mm) * np.tile(fac, K))[:, None], 3, axis=1)
+    mirror = np.concatenate([np.zeros(K * P, bool), np.ones(K * P, bool)])
+    return np.concatenate([cent, cent]), np.concatenate([cube, cube]), mirror
+
+
+def spreads(joints_mm: np.ndarray, num_hands: int, cfg: SideTestConfig) -> np.ndarray:
+    """Joint spread (mm) per hand and side from the test's poses ((2·K·P)×J×3, camera frame) → K×2
+    (column 0: as-is, 1: mirrored). Poses that are not finite make that side's spread NaN."""
+    P = perturbations(cfg)[0].shape[0]
+    p = np.asarray(joints_mm, dtype=np.float64).reshape(2, num_hands, P, -1, 3)
+    dev = np.linalg.norm(p - p.mean(axis=2, keepdims=True), axis=-1)  # 2×K×P×J
+    return dev.mean(axis=(2, 3)).T
+
+
+def right_logits(spread: np.ndarray, cfg: SideTestConfig) -> np.ndarray:
+    """K×2 spreads → K right-hand logits (NaN where a spread is not finite or not positive)."""
+    s = np.asarray(spread, dtype=np.float64).reshape(-1, 2)
+    ok = np.isfinite(s).all(axis=1) & (s > 0).all(axis=1)
+    out = np.full(s.shape[0], np.nan)
+    out[ok] = cfg.gain * np.log(s[ok, 1] / s[ok, 0])
+    return out

@@ -1,0 +1,135 @@
+"""The stability side test (kpfusion_ros.side_test): its crops, spreads and logits, and the pipeline running it
+for undecided tracks only (a model that answers steadily only the right way round)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
+from kpfusion_ros.localization import HandCandidate
+from kpfusion_ros.model.output import KPFusionOutput
+from kpfusion_ros.node_config import NodeConfig, pipeline_config
+from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
+from kpfusion_ros.side_test import SideTestConfig, perturbations, right_logits, side_test_crops, spreads
+from kpfusion_ros.tracking import HandTracker, TrackerConfig
+
+
+def test_perturbations_and_crops_layout():
+    off, fac = perturbations(SideTestConfig(shift_mm=10.0, scale=0.2))
+    assert off.shape == (9, 3) and fac.shape == (9,)
+    assert np.array_equal(off[0], np.zeros(3)) and fac[0] == 1.0  # the unmoved crop first
+    assert np.allclose(np.abs(off[1:7]).sum(1), 10.0) and np.allclose(off[1:7].sum(0), 0.0)  # ±10 mm on each axis
+    assert np.allclose(fac[7:], [1.2, 0.8]) and np.array_equal(off[7:], np.zeros((2, 3)))
+    off0, fac0 = perturbations(SideTestConfig(scale=0.0))
+    assert off0.shape == (7, 3) and np.all(fac0 == 1.0)
+    c = np.array([[0.0, 0.0, 500.0], [100.0, 0.0, 600.0]])
+    cent, cube, mirror = side_test_crops(c, 250.0, SideTestConfig(shift_mm=10.0, scale=0.2))
+    assert cent.shape == (36, 3) and cube.shape == (36, 3) and mirror.tolist() == [False] * 18 + [True] * 18
+    assert np.allclose(cent[9], c[1]) and np.allclose(cent[18:], cent[:18])  # hand-major, then the same mirrored
+    assert np.allclose(cube[7], 300.0) and np.allclose(cube[8], 200.0) and np.allclose(cube[0], 250.0)
+
+
+def test_spreads_and_logits():
+    cfg = SideTestConfig(scale=0.0, gain=2.0)
+    P = perturbations(cfg)[0].shape[0]
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(21, 3)) * 40.0
+    moves = rng.normal(size=(P, 1, 3))
+    # hand 0: as-is steady (1 mm moves), mirrored wobbly (4 mm); hand 1 the other way round
+    as_is = np.stack([base + 1.0 * moves, base + 4.0 * moves])
+    mirrored = np.stack([base + 4.0 * moves, base + 1.0 * moves])
+    joints = np.concatenate([as_is.reshape(-1, 21, 3), mirrored.reshape(-1, 21, 3)])
+    s = spreads(joints, 2, cfg)
+    expect = np.linalg.norm(moves[:, 0] - moves[:, 0].mean(0), axis=-1).mean()
+    assert np.allclose(s, [[expect, 4 * expect], [4 * expect, expect]])
+    lg = right_logits(s, cfg)
+    assert np.allclose(lg, [2.0 * np.log(4.0), -2.0 * np.log(4.0)])
+    bad = right_logits(np.array([[0.0, 1.0], [np.nan, 1.0], [1.0, 1.0]]), cfg)
+    assert np.isnan(bad[0]) and np.isnan(bad[1]) and bad[2] == 0.0
+    for kw in ({"shift_mm": 0.0}, {"scale": 1.0}, {"gain": 0.0}, {"max_tests": 0}):
+        with pytest.raises(ValueError):
+            SideTestConfig(**kw)
+
+
+def test_stability_source_ignores_the_detections_side():
+    tr = HandTracker(TrackerConfig(min_hits=1, side_source="stability"))
+    tr.update([HandCandidate(centre_mm=np.array([0.0, 0.0, 500.0]), bbox=(0, 0, 10, 10), pixel_count=100,
+                             mean_depth_mm=500.0, score=0.9, right_logit=5.0, p_right=0.99)], 0.0)
+    t = tr.tracks[0]
+    assert tr.handedness(t)[0] == HANDEDNESS_UNKNOWN and t.side_weight == 0.0 and t.hand_score == pytest.approx(0.9)
+    t.add_side_evidence(-3.0, 0.9, tr.config.max_side_logit)
+    assert tr.handedness(t)[0] == HANDEDNESS_LEFT and t.side_tests == 1
+    with pytest.raises(ValueError):
+        TrackerConfig(side_source="coin")
+    assert pipeline_config(replace(NodeConfig(), side_source="stability")).tracker.side_source == "stability"
+    assert "side_source must be one of" in " ".join(replace(NodeConfig(), side_source="coin").validate())
+
+
+class SideOracle(torch.nn.Module):
+    """Answers a hand's true joints; the right way round they barely follow the crop centre, the wrong way round
+    they follow it fully (a guess anchored to its crop), so the wrong side's joints move with the crop."""
+
+    def __init__(self, joints_mm, width: int, left: bool):
+        super().__init__()
+        self.joints = torch.from_numpy(np.asarray(joints_mm, np.float64))
+        self.width, self.left = width, left
+        self.crops_seen = 0
+
+    def forward(self, rgb, depth, pcl, center, M, cube, cam):
+        from kpfusion_ros.geometry import mirror_points_mm
+
+        K = center.shape[0]
+        self.crops_seen += K
+        j = self.joints.to(center.dtype).unsqueeze(0).expand(K, -1, -1)
+        jm = mirror_points_mm(j, cam, self.width)
+        mirrored = (center - jm.mean(1)).norm(dim=-1) < (center - j.mean(1)).norm(dim=-1)
+        jj = torch.where(mirrored.view(-1, 1, 1), jm, j)
+        anchor = torch.where(mirrored == self.left, 0.1, 1.0).to(center.dtype)
+        jj = jj + anchor.view(-1, 1, 1) * (center - jj.mean(1)).unsqueeze(1)
+        xyz = (jj - center[:, None, :]) / (cube[:, None, :] / 2)
+        return KPFusionOutput(maps=[], poses=[xyz], whm=[], initial=xyz, initial_uvd=xyz)
+
+
+def _run(left: bool, source: str, frames: int = 3):
+    from kpfusion_ros.model import preset
+
+    from test_handedness import _left_frame
+
+    f = _left_frame()  # a left hand; the oracle is told which side is the right way round
+    gt = f.joints_mm[0].astype(np.float64)
+    model = SideOracle(gt, f.width, left)
+    pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0,
+                                           tracker=replace(TrackerConfig(), side_source=source)),
+                            model=model, model_cfg=preset("lite"))
+    c0 = gt.mean(0)
+    pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
+        centre_mm=c0 + np.array([30.0, 0.0, 0.0]), bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2],
+        score=0.95, right_logit=4.0, p_right=0.98)])  # the verifier says right
+    seen, results = [], []
+    for i in range(frames):
+        model.crops_seen = 0
+        results.append(pipe.process(f.color, f.depth.astype(np.float32), f.cam, stamp=0.1 * i))
+        seen.append(model.crops_seen)
+    return pipe, results, seen
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_pipeline_runs_the_side_test_until_the_side_is_decided(left):
+    pipe, results, seen = _run(left, "stability")
+    h = results[-1].hands[0]
+    assert h.handedness == (HANDEDNESS_LEFT if left else HANDEDNESS_RIGHT)
+    assert h.mirrored == left and h.handedness_confidence > 0.99
+    assert pipe.tracker.tracks[0].side_tests == 1
+    P = perturbations(pipe.cfg.side_test)[0].shape[0]
+    assert seen == [1 + 2 * P, 1, 1]  # the test's 2·P crops on the first frame only, then decided
+    assert "side_test" in results[0].timings_ms
+
+
+def test_verifier_source_runs_no_side_test():
+    pipe, results, seen = _run(True, "verifier")
+    assert results[-1].hands[0].handedness == HANDEDNESS_RIGHT  # what the (here wrong) verifier says
+    assert seen == [1, 1, 1] and "side_test" not in results[0].timings_ms
