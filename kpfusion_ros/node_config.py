@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 
 from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import PipelineConfig
+from kpfusion_ros.side_test import SideTestConfig
 from kpfusion_ros.tracking import SIDE_SOURCES, TrackerConfig
 
 #: The node's input topics: relative names, resolved in the node's namespace and remapped onto the
@@ -112,6 +113,10 @@ class NodeConfig:
                           "and on its mirror image, a few crops each: the side whose joints move less wins; costs "
                           "about 18 more crops per undecided hand and frame; docs/real_frames.md).",
                           choices=SIDE_SOURCES)
+    min_side_estimates: int = _p(TrackerConfig.min_side_estimates, "A hand's side stays UNKNOWN until its track "
+                                 "has taken this many side estimates (1..30); with side_source 'stability' the "
+                                 "test runs until then (10 did best on rendered sequences: "
+                                 "docs/results/side_stability_2026-12-02/).")
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "
@@ -182,6 +187,8 @@ class NodeConfig:
                      "min_handedness_confidence", "centre_score_weight"):
             if not 0 <= getattr(self, name) <= 1:
                 errs.append(f"{name} must be in [0, 1]")
+        if not 1 <= self.min_side_estimates <= SideTestConfig.max_tests:
+            errs.append(f"min_side_estimates must be in [1, {SideTestConfig.max_tests}]")
         if self.side_source not in SIDE_SOURCES:
             errs.append(f"side_source must be one of {', '.join(SIDE_SOURCES)}, not {self.side_source!r}")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
@@ -204,7 +211,8 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
                       min_refine_confidence=cfg.min_refine_confidence, min_pose_confidence=cfg.min_pose_confidence,
                       min_coast_confidence=cfg.min_coast_confidence, min_hand_confidence=cfg.min_hand_confidence,
                       min_handedness_confidence=cfg.min_handedness_confidence,
-                      centre_score_weight=cfg.centre_score_weight, side_source=cfg.side_source)
+                      centre_score_weight=cfg.centre_score_weight, side_source=cfg.side_source,
+                      min_side_estimates=cfg.min_side_estimates)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
                           torch_threads=cfg.torch_threads, localizer=localizer, tracker=tracker)

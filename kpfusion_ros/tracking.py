@@ -143,6 +143,8 @@ class TrackerConfig:
     #: ``right_logit``) or "stability" (:mod:`kpfusion_ros.side_test`, run by the pipeline while a track's
     #: side is undecided; the detections' ``right_logit`` is then ignored).
     side_source: str = "verifier"
+    #: A track's side is UNKNOWN until it has taken at least this many side estimates.
+    min_side_estimates: int = 1
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
     min_hand_confidence: float = 0.6
@@ -162,6 +164,8 @@ class TrackerConfig:
             raise ValueError("max_tracks must be >= 0")
         if self.max_side_logit <= 0:
             raise ValueError("max_side_logit must be > 0")
+        if self.min_side_estimates < 1:
+            raise ValueError("min_side_estimates must be >= 1")
         if self.side_source not in SIDE_SOURCES:
             raise ValueError(f"side_source must be one of {SIDE_SOURCES}, got {self.side_source!r}")
         for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
@@ -209,7 +213,7 @@ class Track:
     #: Running sums of the detections' side logits (weighted by their hand score) and of the weights.
     side_logit_sum: float = 0.0
     side_weight: float = 0.0
-    #: Side estimates taken into that mean.
+    #: Side estimates taken into that mean (:attr:`TrackerConfig.min_side_estimates`).
     side_tests: int = 0
     #: Running sum and count of the matched detections' hand scores (None-scored detections excluded).
     score_sum: float = 0.0
@@ -449,7 +453,8 @@ class HandTracker:
         """(HANDEDNESS_LEFT / RIGHT / UNKNOWN, confidence max(p(right), p(left)) in [0.5, 1]) of a track."""
         p = track.p_right
         conf = max(p, 1.0 - p)
-        if track.side_weight <= 0 or conf < self.config.min_handedness_confidence:
+        if (track.side_weight <= 0 or conf < self.config.min_handedness_confidence
+                or track.side_tests < self.config.min_side_estimates):
             return HANDEDNESS_UNKNOWN, conf
         return (HANDEDNESS_RIGHT if p >= 0.5 else HANDEDNESS_LEFT), conf
 

@@ -94,7 +94,7 @@ class SideOracle(torch.nn.Module):
         return KPFusionOutput(maps=[], poses=[xyz], whm=[], initial=xyz, initial_uvd=xyz)
 
 
-def _run(left: bool, source: str, frames: int = 3):
+def _run(left: bool, source: str, frames: int = 3, min_side_estimates: int = 1):
     from kpfusion_ros.model import preset
 
     from test_handedness import _left_frame
@@ -103,7 +103,8 @@ def _run(left: bool, source: str, frames: int = 3):
     gt = f.joints_mm[0].astype(np.float64)
     model = SideOracle(gt, f.width, left)
     pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0,
-                                           tracker=replace(TrackerConfig(), side_source=source)),
+                                           tracker=replace(TrackerConfig(), side_source=source,
+                                                           min_side_estimates=min_side_estimates)),
                             model=model, model_cfg=preset("lite"))
     c0 = gt.mean(0)
     pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
@@ -133,3 +134,21 @@ def test_verifier_source_runs_no_side_test():
     pipe, results, seen = _run(True, "verifier")
     assert results[-1].hands[0].handedness == HANDEDNESS_RIGHT  # what the (here wrong) verifier says
     assert seen == [1, 1, 1] and "side_test" not in results[0].timings_ms
+
+
+def test_min_side_estimates_holds_the_side_unknown_and_keeps_the_test_running():
+    tr = HandTracker(TrackerConfig(min_hits=1, min_side_estimates=3))
+    tr.update([np.array([0.0, 0.0, 500.0])], 0.0)
+    t = tr.tracks[0]
+    for k in range(3):
+        assert tr.handedness(t)[0] == HANDEDNESS_UNKNOWN
+        t.add_side_evidence(-5.0, 1.0, tr.config.max_side_logit)
+    assert tr.handedness(t)[0] == HANDEDNESS_LEFT and t.side_tests == 3
+    with pytest.raises(ValueError):
+        TrackerConfig(min_side_estimates=0)
+    # in the pipeline: the test runs on the first three frames, then the side is published
+    pipe, results, seen = _run(True, "stability", frames=5, min_side_estimates=3)
+    P = perturbations(pipe.cfg.side_test)[0].shape[0]
+    assert seen == [1 + 2 * P] * 3 + [1, 1]
+    published = [[h.handedness for h in r.hands] for r in results]  # a track is published from its min_hits-th frame
+    assert published == [[], [], [HANDEDNESS_LEFT], [HANDEDNESS_LEFT], [HANDEDNESS_LEFT]]

@@ -495,6 +495,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                      "refine_iterations": pipeline_config.refine_iterations,
                      "centre_score_weight": pipeline_config.tracker.centre_score_weight,
                      "side_source": pipeline_config.tracker.side_source,
+                     "min_side_estimates": pipeline_config.tracker.min_side_estimates,
                      "max_hands": pipeline_config.localizer.max_hands},
     }
 

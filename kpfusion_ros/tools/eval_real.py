@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the node's centre_score_weight for the node protocol (default: the node's default)")
     p.add_argument("--side-source", choices=("verifier", "stability"), default=None,
                    help="the node's side_source for the node protocol (default: the node's default)")
+    p.add_argument("--min-side-estimates", type=int, default=None,
+                   help="the tracker's min_side_estimates for the node protocol: a side stays UNKNOWN until this many "
+                        "estimates (default: the tracker's default)")
     p.add_argument("--refine-iterations", type=int, default=None,
                    help="the node's refine_iterations for the node protocol (default: the node's default; 0 = the "
                         "tracked centre's crop only)")
@@ -122,6 +125,10 @@ def main(argv=None) -> int:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, centre_score_weight=args.centre_score_weight))
     if args.side_source is not None:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, side_source=args.side_source))
+    if args.min_side_estimates is not None:
+        if args.min_side_estimates < 1:
+            raise SystemExit(f"kpfusion-eval-real: --min-side-estimates must be >= 1, got {args.min_side_estimates}")
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_side_estimates=args.min_side_estimates))
     if args.refine_iterations is not None:
         if args.refine_iterations < 0:
             raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")
