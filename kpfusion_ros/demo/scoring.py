@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from kpfusion_ros.evaluation.matching import MATCH_MM, match_centres
+from kpfusion_ros.hand import HANDEDNESS_UNKNOWN
 
 MIN_VISIBLE = 5  # ground-truth hands with fewer visible joints are not scored
-UNKNOWN = 0  # HandPose.HANDEDNESS_UNKNOWN (this module reads messages without importing them)
 MATCH_M = MATCH_MM / 1000.0
 
 
@@ -49,8 +49,9 @@ def score(gt_by_stamp: dict, pred_by_stamp: dict, min_visible: int = MIN_VISIBLE
         if gmsg is None:
             continue
         frames += 1
-        keep = [k for k, g in enumerate(hand_arrays(gmsg)) if (g[3] > 0.5).sum() >= min_visible]
-        gt = [hand_arrays(gmsg)[k] for k in keep]
+        gt_all = hand_arrays(gmsg)
+        keep = [k for k, g in enumerate(gt_all) if (g[3] > 0.5).sum() >= min_visible]
+        gt = [gt_all[k] for k in keep]
         pred = hand_arrays(pmsg)
         n_gt += len(gt)
         n_pred += len(pred)
@@ -59,7 +60,7 @@ def score(gt_by_stamp: dict, pred_by_stamp: dict, min_visible: int = MIN_VISIBLE
             errs.append(float(np.nanmean(d)))
             n_matched += 1
             published, truth = int(pmsg.hands[pi].handedness), int(gmsg.hands[keep[gi]].handedness)
-            sides["unknown" if published == UNKNOWN else ("correct" if published == truth else "wrong")] += 1
+            sides["unknown" if published == HANDEDNESS_UNKNOWN else ("correct" if published == truth else "wrong")] += 1
     e = np.asarray(errs)
     return {"scored_frames": frames, "gt_hands": n_gt, "matched_hands": n_matched, "missed_hands": n_gt - n_matched,
             "false_positives": n_pred - n_matched, "match_centre_mm": max_centre_m * 1000.0,

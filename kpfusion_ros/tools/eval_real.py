@@ -26,6 +26,7 @@ import sys
 from dataclasses import replace
 
 from .dataset_args import add_dataset_arguments, open_dataset
+from ..tracking import SIDE_SOURCES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "publishes every tracked hand: the trade-off table's full range)")
     p.add_argument("--centre-score-weight", type=float, default=None,
                    help="the node's centre_score_weight for the node protocol (default: the node's default)")
-    p.add_argument("--side-source", choices=("verifier", "stability"), default=None,
+    p.add_argument("--side-source", choices=SIDE_SOURCES, default=None,
                    help="the node's side_source for the node protocol (default: the node's default)")
     p.add_argument("--min-side-estimates", type=int, default=None,
                    help="the tracker's min_side_estimates for the node protocol: a side stays UNKNOWN until this many "

@@ -70,7 +70,7 @@ def compute_losses(out, depth: torch.Tensor, xyz_gt: torch.Tensor, uvd_gt: torch
             offset_target = joint2offset(uvd_gt, depth, kernel, pmap.shape[-1])
         # split, not a slice: the slice's backward would zero-fill a whole P-map-sized gradient
         l_map = smooth_l1(pmap.split([4 * J, pmap.shape[1] - 4 * J], dim=1)[0], offset_target)
-        if i == 0 and pmap.dtype == torch.float32 and out.initial_uvd.dtype == torch.float32:
+        if i == 0 and out.maps[0].dtype == torch.float32 and out.initial_uvd.dtype == torch.float32:
             uvd_pred = out.initial_uvd  # the forward pass's own decode of this map (KPFusionOutput)
         else:
             uvd_pred = decode_awr(pmap, depth, kernel)
