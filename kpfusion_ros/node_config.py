@@ -117,6 +117,12 @@ class NodeConfig:
                                  "has taken this many side estimates (1..30); with side_source 'stability' the "
                                  "test runs until then (10 did best on rendered sequences: "
                                  "docs/results/side_stability_2026-12-02/).")
+    side_retest_every: int = _p(SideTestConfig.retest_every, "With side_source 'stability': a hand whose side "
+                                "is decided is tested again on every this-many-th frame of its track (0 = never), "
+                                "so that a track which has moved onto the other hand turns round (with "
+                                "side_window; docs/results/side_reset_2026-12-02/).")
+    side_window: int = _p(TrackerConfig.side_window, "A hand's side is the mean of its track's last this-many side "
+                          "estimates (0 = all of them, over the track's life).")
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "
@@ -189,6 +195,8 @@ class NodeConfig:
                 errs.append(f"{name} must be in [0, 1]")
         if not 1 <= self.min_side_estimates <= SideTestConfig.max_tests:
             errs.append(f"min_side_estimates must be in [1, {SideTestConfig.max_tests}]")
+        if not 0 <= self.side_retest_every <= 1000 or not 0 <= self.side_window <= 1000:
+            errs.append("side_retest_every and side_window must be in [0, 1000] (0 = off)")
         if self.side_source not in SIDE_SOURCES:
             errs.append(f"side_source must be one of {', '.join(SIDE_SOURCES)}, not {self.side_source!r}")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
@@ -212,10 +220,12 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
                       min_coast_confidence=cfg.min_coast_confidence, min_hand_confidence=cfg.min_hand_confidence,
                       min_handedness_confidence=cfg.min_handedness_confidence,
                       centre_score_weight=cfg.centre_score_weight, side_source=cfg.side_source,
-                      min_side_estimates=cfg.min_side_estimates)
+                      min_side_estimates=cfg.min_side_estimates, side_window=cfg.side_window)
+    side_test = replace(SideTestConfig(), retest_every=cfg.side_retest_every)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,
-                          torch_threads=cfg.torch_threads, localizer=localizer, tracker=tracker)
+                          torch_threads=cfg.torch_threads, localizer=localizer, tracker=tracker,
+                          side_test=side_test)
 
 
 def yaml_text() -> str:

@@ -46,7 +46,7 @@ from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_UNKNOWN, HandEstimate
 from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
-from kpfusion_ros.side_test import SideTestConfig, right_logits, side_test_crops, spreads
+from kpfusion_ros.side_test import SideTestConfig, right_logits, side_test_crops, spreads, side_test_due
 from kpfusion_ros.tracking import HandTracker, TrackerConfig, joint_mean, refine_centres
 
 log = logging.getLogger(__name__)
@@ -330,15 +330,16 @@ class HandPosePipeline:
         return FrameResult(hands, len(detections), timings)
 
     def _side_test(self, rgb_t, depth_t, cam, ids: list, centres_mm: np.ndarray, batch) -> None:
-        """The stability side test (:mod:`kpfusion_ros.side_test`) for the tracks whose side is still undecided
-        (UNKNOWN, fewer than ``side_test.max_tests`` tests so far), all in one forward pass; each track's logit
-        joins its running side mean, weighted by its hand score."""
+        """The stability side test (:mod:`kpfusion_ros.side_test`) for the tracks it is due for
+        (:func:`~kpfusion_ros.side_test.side_test_due`), all in one forward pass; each track's logit joins its
+        side mean, weighted by its hand score."""
         scfg = self.cfg.side_test
         todo = []
         for k, tid in enumerate(ids):
             tr = self.tracker.get(tid)
-            if (tr is not None and bool(batch.valid[k]) and tr.side_tests < scfg.max_tests
-                    and self.tracker.handedness(tr)[0] == HANDEDNESS_UNKNOWN):
+            if tr is None or not bool(batch.valid[k]):
+                continue
+            if side_test_due(self.tracker.handedness(tr)[0] == HANDEDNESS_UNKNOWN, tr.side_tests, tr.age, scfg):
                 todo.append(k)
         if not todo:
             return
@@ -348,7 +349,7 @@ class HandPosePipeline:
         logits = right_logits(spreads(joints_mm, len(todo), scfg), scfg)
         for k, logit in zip(todo, logits):
             tr = self.tracker.get(ids[k])
-            tr.add_side_evidence(float(logit), tr.hand_score, self.tracker.config.max_side_logit)
+            self.tracker.add_side_evidence(tr, float(logit), tr.hand_score)
 
     def reset(self) -> None:
         self.tracker.reset()

@@ -13,8 +13,9 @@ less over those crops is the likelier one::
 
 ``gain`` calibrates the logit to a log-odds (fitted on rendered frames, same directory). The test needs
 2·P crops per hand (P = :func:`perturbations`' count), all hands of a frame in one forward pass; the
-pipeline runs it only for tracks whose side is still undecided (:class:`~kpfusion_ros.tracking.TrackerConfig`
-``side_source``).
+pipeline runs it for the tracks that :func:`side_test_due` names (:class:`~kpfusion_ros.tracking.TrackerConfig`
+``side_source``): every frame while a track's side is undecided, and every ``retest_every``-th frame after, so
+that a track which moves onto the other hand is turned round (with the tracker's ``side_window``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ class SideTestConfig:
     scale: float = 0.15
     #: right_logit = gain · ln(spread_mirrored / spread_as_is).
     gain: float = 7.75
-    #: A track is tested on at most this many frames (then its side stays what they said).
+    #: An undecided track is tested on every frame until it has this many tests (then only as below).
     max_tests: int = 30
+    #: A track is also tested on every this-many-th frame of its life once decided (or past ``max_tests``),
+    #: so that a track which has moved onto another hand turns round; 0 = never.
+    retest_every: int = 0
 
     def __post_init__(self) -> None:
         if not self.shift_mm > 0:
@@ -46,6 +50,16 @@ class SideTestConfig:
             raise ValueError(f"gain must be > 0, got {self.gain}")
         if self.max_tests < 1:
             raise ValueError(f"max_tests must be >= 1, got {self.max_tests}")
+        if self.retest_every < 0:
+            raise ValueError(f"retest_every must be >= 0, got {self.retest_every}")
+
+
+def side_test_due(undecided: bool, tests: int, age: int, cfg: SideTestConfig) -> bool:
+    """Whether a track is side-tested this frame: while ``undecided`` with fewer than ``max_tests`` ``tests``,
+    and on every ``retest_every``-th frame of its ``age`` (frames since creation)."""
+    if undecided and tests < cfg.max_tests:
+        return True
+    return cfg.retest_every > 0 and age % cfg.retest_every == 0
 
 
 def perturbations(cfg: SideTestConfig) -> tuple[np.ndarray, np.ndarray]:

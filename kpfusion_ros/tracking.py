@@ -55,13 +55,15 @@ Rules (all in :class:`TrackerConfig`):
   reported over an empty crop);
 * handedness (:meth:`HandTracker.handedness`): every matched detection that carries the
   localiser's side estimate (``right_logit``, :class:`~kpfusion_ros.localization.HandCandidate`)
-  adds it, clipped to ±``max_side_logit``, to a running mean of the logit over the track's life,
-  weighted by the detection's hand score (a doubtful detection says less about the side). The
+  adds it, clipped to ±``max_side_logit``, to a mean of the logit over the track's life (or over its
+  last ``side_window`` estimates), weighted by the detection's hand score (a doubtful detection says
+  less about the side). The
   track is RIGHT when the mean says p(right) ≥ ½, else LEFT; below ``min_handedness_confidence``
   (of max(p, 1 − p)) it is published as UNKNOWN. The pipeline mirrors the crop of a LEFT track
   before the network (as the network was trained); an UNKNOWN one is cropped as a right hand.
   With ``side_source`` "stability" the detections' side is ignored and the pipeline adds the
-  stability test's logit (:mod:`kpfusion_ros.side_test`) instead, the same way, while the side is undecided;
+  stability test's logit (:mod:`kpfusion_ros.side_test`) instead, the same way, while the side is undecided
+  and every ``retest_every``-th frame after;
 * hand score: the running mean of the matched detections' scores (the localiser's p(hand)) over the
   track's life; centre score: the running mean of the verifier's p(hand) at the joint mean of each of the
   track's poses (given to :meth:`HandTracker.update_from_pose`); the published confidence is
@@ -82,6 +84,7 @@ Per-frame cost is a few microseconds per track; numpy only for the 3-vectors.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -145,6 +148,9 @@ class TrackerConfig:
     side_source: str = "verifier"
     #: A track's side is UNKNOWN until it has taken at least this many side estimates.
     min_side_estimates: int = 1
+    #: A track's side is the mean of its last this-many side estimates (0 = all of them), so that a track which
+    #: moves onto another hand can turn round (with :attr:`~kpfusion_ros.side_test.SideTestConfig.retest_every`).
+    side_window: int = 0
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
     min_hand_confidence: float = 0.6
@@ -166,6 +172,8 @@ class TrackerConfig:
             raise ValueError("max_side_logit must be > 0")
         if self.min_side_estimates < 1:
             raise ValueError("min_side_estimates must be >= 1")
+        if self.side_window < 0:
+            raise ValueError("side_window must be >= 0 (0 = all estimates)")
         if self.side_source not in SIDE_SOURCES:
             raise ValueError(f"side_source must be one of {SIDE_SOURCES}, got {self.side_source!r}")
         for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
@@ -210,11 +218,14 @@ class Track:
     offset_mm: np.ndarray | None = field(default=None, repr=False)
     #: Whether a detection was matched in the latest update.
     matched: bool = False
-    #: Running sums of the detections' side logits (weighted by their hand score) and of the weights.
+    #: Sums of the side logits (weighted by their hand score) and of the weights, over the estimates in
+    #: ``side_evidence``.
     side_logit_sum: float = 0.0
     side_weight: float = 0.0
-    #: Side estimates taken into that mean (:attr:`TrackerConfig.min_side_estimates`).
+    #: Side estimates taken in the track's life (:attr:`TrackerConfig.min_side_estimates`).
     side_tests: int = 0
+    #: The (weight, clipped logit) pairs behind those sums: the last :attr:`TrackerConfig.side_window` of them.
+    side_evidence: deque = field(default_factory=deque, repr=False)
     #: Running sum and count of the matched detections' hand scores (None-scored detections excluded).
     score_sum: float = 0.0
     score_count: int = 0
@@ -244,7 +255,7 @@ class Track:
         """Mean centre score of the track's poses (None when none was given)."""
         return self.centre_score_sum / self.centre_score_count if self.centre_score_count else None
 
-    def observe(self, det: Any, max_side_logit: float, use_side: bool = True) -> None:
+    def observe(self, det: Any, max_side_logit: float, use_side: bool = True, window: int = 0) -> None:
         """Take a matched detection's hand score and (with ``use_side``) side estimate (attributes ``score``,
         ``right_logit``)."""
         score = getattr(det, "score", None)
@@ -252,18 +263,28 @@ class Track:
             self.score_sum += float(score)
             self.score_count += 1
         if use_side:
-            self.add_side_evidence(getattr(det, "right_logit", None), score, max_side_logit)
+            self.add_side_evidence(getattr(det, "right_logit", None), score, max_side_logit, window)
 
-    def add_side_evidence(self, logit: float | None, weight: float | None, max_side_logit: float) -> None:
-        """Add a side logit (clipped to ±``max_side_logit``) to the running mean, weighted by ``weight`` (a hand
-        score; None = 1). None, non-finite and exactly-0 logits carry no evidence."""
+    def add_side_evidence(self, logit: float | None, weight: float | None, max_side_logit: float,
+                          window: int = 0) -> None:
+        """Add a side logit (clipped to ±``max_side_logit``) to the side mean, weighted by ``weight`` (a hand
+        score; None = 1); with ``window`` > 0 the mean keeps only the last ``window`` estimates. None, non-finite
+        and exactly-0 logits carry no evidence."""
         if logit is None or not np.isfinite(logit) or logit == 0.0:
             return
         w = float(weight) if weight is not None and np.isfinite(weight) else 1.0
         w = max(w, 1e-3)
-        self.side_logit_sum += w * float(np.clip(logit, -max_side_logit, max_side_logit))
-        self.side_weight += w
+        x = float(np.clip(logit, -max_side_logit, max_side_logit))
+        self.side_evidence.append((w, x))
         self.side_tests += 1
+        if window > 0 and len(self.side_evidence) > window:
+            self.side_evidence.popleft()
+            # the sums over the window, re-added (not decremented) so that no rounding accumulates
+            self.side_logit_sum = math.fsum(a * b for a, b in self.side_evidence)
+            self.side_weight = math.fsum(a for a, _ in self.side_evidence)
+        else:
+            self.side_logit_sum += w * x
+            self.side_weight += w
 
 
 def _centre_of(det: Any) -> np.ndarray:
@@ -458,6 +479,10 @@ class HandTracker:
             return HANDEDNESS_UNKNOWN, conf
         return (HANDEDNESS_RIGHT if p >= 0.5 else HANDEDNESS_LEFT), conf
 
+    def add_side_evidence(self, track: Track, logit: float | None, weight: float | None) -> None:
+        """Add one side estimate to ``track`` with this tracker's clipping and window (:meth:`Track.add_side_evidence`)."""
+        track.add_side_evidence(logit, weight, self.config.max_side_logit, self.config.side_window)
+
     def get(self, track_id: int) -> Track | None:
         for t in self._tracks:
             if t.id == track_id:
@@ -530,7 +555,7 @@ class HandTracker:
             t.misses = 0
             t.matched = True
             t.last_detection_stamp = stamp
-            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier")
+            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.side_window)
             if t.hits >= c.min_hits:
                 t.confirmed = True
 
@@ -558,7 +583,7 @@ class HandTracker:
                 detection_centre_mm=det_c.copy(),
                 matched=True,
             )
-            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier")
+            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.side_window)
             self._next_id += 1
             self._tracks.append(t)
 

@@ -496,6 +496,8 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                      "centre_score_weight": pipeline_config.tracker.centre_score_weight,
                      "side_source": pipeline_config.tracker.side_source,
                      "min_side_estimates": pipeline_config.tracker.min_side_estimates,
+                     "side_window": pipeline_config.tracker.side_window,
+                     "side_retest_every": pipeline_config.side_test.retest_every,
                      "max_hands": pipeline_config.localizer.max_hands},
     }
 

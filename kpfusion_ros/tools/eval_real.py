@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-side-estimates", type=int, default=None,
                    help="the tracker's min_side_estimates for the node protocol: a side stays UNKNOWN until this many "
                         "estimates (default: the tracker's default)")
+    p.add_argument("--side-retest-every", type=int, default=None,
+                   help="with --side-source stability: test a decided hand's side again on every N-th frame of its "
+                        "track (0 = never; default: the node's default)")
+    p.add_argument("--side-window", type=int, default=None,
+                   help="a track's side is the mean of its last N side estimates (0 = all; default: the node's)")
     p.add_argument("--refine-iterations", type=int, default=None,
                    help="the node's refine_iterations for the node protocol (default: the node's default; 0 = the "
                         "tracked centre's crop only)")
@@ -130,6 +135,14 @@ def main(argv=None) -> int:
         if args.min_side_estimates < 1:
             raise SystemExit(f"kpfusion-eval-real: --min-side-estimates must be >= 1, got {args.min_side_estimates}")
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_side_estimates=args.min_side_estimates))
+    if args.side_retest_every is not None:
+        if args.side_retest_every < 0:
+            raise SystemExit(f"kpfusion-eval-real: --side-retest-every must be >= 0, got {args.side_retest_every}")
+        pcfg = replace(pcfg, side_test=replace(pcfg.side_test, retest_every=args.side_retest_every))
+    if args.side_window is not None:
+        if args.side_window < 0:
+            raise SystemExit(f"kpfusion-eval-real: --side-window must be >= 0, got {args.side_window}")
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, side_window=args.side_window))
     if args.refine_iterations is not None:
         if args.refine_iterations < 0:
             raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")
