@@ -152,3 +152,100 @@ def test_min_side_estimates_holds_the_side_unknown_and_keeps_the_test_running():
     assert seen == [1 + 2 * P] * 3 + [1, 1]
     published = [[h.handedness for h in r.hands] for r in results]  # a track is published from its min_hits-th frame
     assert published == [[], [], [HANDEDNESS_LEFT], [HANDEDNESS_LEFT], [HANDEDNESS_LEFT]]
+
+
+def test_side_window_keeps_only_the_last_estimates():
+    tr = HandTracker(TrackerConfig(min_hits=1, side_window=3))
+    tr.update([np.array([0.0, 0.0, 500.0])], 0.0)
+    t = tr.tracks[0]
+    for w in (1.0, 0.5, 0.8):
+        tr.add_side_evidence(t, -4.0, w)
+    assert tr.handedness(t)[0] == HANDEDNESS_LEFT and t.side_weight == pytest.approx(2.3)
+    for k, w in enumerate((0.9, 0.6)):  # two right estimates outweigh the one left estimate still in the window
+        tr.add_side_evidence(t, 9.0, w)  # clipped to max_side_logit
+    assert len(t.side_evidence) == 3 and t.side_tests == 5
+    assert t.side_weight == pytest.approx(0.8 + 0.9 + 0.6)
+    m = tr.config.max_side_logit
+    assert t.side_logit_sum == pytest.approx(0.8 * -4.0 + (0.9 + 0.6) * m)
+    assert tr.handedness(t)[0] == HANDEDNESS_RIGHT
+    # no window: the same estimates keep the whole life's mean
+    tr0 = HandTracker(TrackerConfig(min_hits=1))
+    tr0.update([np.array([0.0, 0.0, 500.0])], 0.0)
+    t0 = tr0.tracks[0]
+    for logit, w in ((-4.0, 1.0), (-4.0, 0.5), (-4.0, 0.8), (9.0, 0.9), (9.0, 0.6)):
+        tr0.add_side_evidence(t0, logit, w)
+    assert len(t0.side_evidence) == 5 and t0.side_weight == pytest.approx(3.8)
+    assert t0.side_logit_sum == pytest.approx(-4.0 * 2.3 + m * 1.5)
+    with pytest.raises(ValueError):
+        TrackerConfig(side_window=-1)
+
+
+def test_side_test_due():
+    from kpfusion_ros.side_test import side_test_due
+
+    cfg = SideTestConfig(max_tests=4)
+    assert [side_test_due(True, n, 7, cfg) for n in range(6)] == [True] * 4 + [False] * 2
+    assert not side_test_due(False, 1, 0, cfg)  # decided, no re-tests
+    cfg3 = SideTestConfig(max_tests=4, retest_every=3)
+    assert [side_test_due(False, 10, age, cfg3) for age in range(7)] == [True, False, False, True, False, False, True]
+    assert [side_test_due(True, 4, age, cfg3) for age in range(4)] == [True, False, False, True]  # past max_tests
+    with pytest.raises(ValueError):
+        SideTestConfig(retest_every=-1)
+
+
+def _run_switch(retest_every: int, side_window: int, frames: int = 14, switch_at: int = 4):
+    """A left hand's track, decided LEFT; from frame ``switch_at`` on the oracle answers steadily only unmirrored,
+    as if the track had moved onto a right hand."""
+    from kpfusion_ros.model import preset
+
+    from test_handedness import _left_frame
+
+    f = _left_frame()
+    gt = f.joints_mm[0].astype(np.float64)
+    model = SideOracle(gt, f.width, left=True)
+    pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0,
+                                           tracker=replace(TrackerConfig(), side_source="stability",
+                                                           side_window=side_window),
+                                           side_test=SideTestConfig(retest_every=retest_every)),
+                            model=model, model_cfg=preset("lite"))
+    c0 = gt.mean(0)
+    pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
+        centre_mm=c0, bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2], score=0.95, right_logit=0.0,
+        p_right=0.5)])
+    sides, seen = [], []
+    for i in range(frames):
+        model.left = i < switch_at
+        model.crops_seen = 0
+        r = pipe.process(f.color, f.depth.astype(np.float32), f.cam, stamp=0.1 * i)
+        sides.append([h.handedness for h in r.hands])
+        seen.append(model.crops_seen)
+    return pipe, sides, seen
+
+
+def test_retests_turn_a_track_that_moved_onto_the_other_hand():
+    L, R = HANDEDNESS_LEFT, HANDEDNESS_RIGHT
+    # without re-tests the side decided on the first frame stays, whatever the track now shows
+    _, sides, seen = _run_switch(retest_every=0, side_window=0)
+    assert sides[2:] == [[L]] * 12
+    P = 2 * perturbations(SideTestConfig())[0].shape[0]
+    assert seen == [1 + P] + [1] * 13
+    # re-tested every other frame over a window of 3 estimates: right once two right tests are in the window
+    pipe, sides, seen = _run_switch(retest_every=2, side_window=3)
+    assert seen == [1 + P if i % 2 == 0 else 1 for i in range(14)]
+    assert sides[2:4] == [[L], [L]]
+    first_right = next(i for i, s in enumerate(sides) if s == [R])
+    assert first_right == 6  # tests at frames 4 and 6 are right: 2 of the window's 3
+    assert all(s == [R] for s in sides[first_right:])
+    assert pipe.tracker.tracks[0].side_tests == 7
+    # a whole-life mean turns too, but later: it needs more right tests than the left ones before
+    _, sides_all, _ = _run_switch(retest_every=2, side_window=0)
+    assert next(i for i, s in enumerate(sides_all) if s == [R]) > first_right
+
+
+def test_node_parameters_of_the_retests():
+    cfg = pipeline_config(replace(NodeConfig(), side_retest_every=5, side_window=10))
+    assert cfg.side_test.retest_every == 5 and cfg.tracker.side_window == 10
+    assert pipeline_config(NodeConfig()).side_test == SideTestConfig()
+    errs = " ".join(replace(NodeConfig(), side_retest_every=-1).validate())
+    assert "side_retest_every and side_window" in errs
+    assert replace(NodeConfig(), side_window=-2).validate()
