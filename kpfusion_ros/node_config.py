@@ -121,8 +121,9 @@ class NodeConfig:
                                 "is decided is tested again on every this-many-th frame of its track (0 = never), "
                                 "so that a track which has moved onto the other hand turns round (with "
                                 "side_window; docs/results/side_reset_2026-12-02/).")
-    side_window: int = _p(TrackerConfig.side_window, "A hand's side is the mean of its track's last this-many side "
-                          "estimates (0 = all of them, over the track's life).")
+    side_window: int = _p(TrackerConfig.side_window, "With side_source 'stability': a hand's side is the mean of "
+                          "its track's last this-many side estimates (0 = all of them, over the track's life); "
+                          "with 'verifier' the mean is always over the track's life.")
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "

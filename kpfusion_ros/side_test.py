@@ -38,8 +38,9 @@ class SideTestConfig:
     #: An undecided track is tested on every frame until it has this many tests (then only as below).
     max_tests: int = 30
     #: A track is also tested on every this-many-th frame of its life once decided (or past ``max_tests``),
-    #: so that a track which has moved onto another hand turns round; 0 = never.
-    retest_every: int = 0
+    #: so that a track which has moved onto another hand turns round; 0 = never. 3 since 2026-12-03 (was 0):
+    #: rule 1 of docs/results/side_reset_2026-12-02/.
+    retest_every: int = 3
 
     def __post_init__(self) -> None:
         if not self.shift_mm > 0:

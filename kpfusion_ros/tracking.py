@@ -144,13 +144,17 @@ class TrackerConfig:
     max_side_logit: float = 6.0
     #: Where the side evidence comes from: "verifier" (the localiser's side head, each detection's
     #: ``right_logit``) or "stability" (:mod:`kpfusion_ros.side_test`, run by the pipeline while a track's
-    #: side is undecided; the detections' ``right_logit`` is then ignored).
-    side_source: str = "verifier"
-    #: A track's side is UNKNOWN until it has taken at least this many side estimates.
-    min_side_estimates: int = 1
+    #: side is undecided; the detections' ``right_logit`` is then ignored). "stability" since 2026-12-03 (was
+    #: "verifier"): rule 2 of docs/results/side_reset_2026-12-02/.
+    side_source: str = "stability"
+    #: A track's side is UNKNOWN until it has taken at least this many side estimates. 10 since 2026-12-03 (was 1):
+    #: rule 2 of docs/results/side_reset_2026-12-02/.
+    min_side_estimates: int = 10
     #: A track's side is the mean of its last this-many side estimates (0 = all of them), so that a track which
     #: moves onto another hand can turn round (with :attr:`~kpfusion_ros.side_test.SideTestConfig.retest_every`).
-    side_window: int = 0
+    #: Applies with the "stability" source only (:attr:`active_side_window`). 10 since 2026-12-03 (was 0): rule 1
+    #: of docs/results/side_reset_2026-12-02/.
+    side_window: int = 10
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
     min_hand_confidence: float = 0.6
@@ -160,6 +164,12 @@ class TrackerConfig:
     #: Weight of the centre score (the verifier's p(hand) at the joint mean of the track's poses, averaged over
     #: its frames) in the overall confidence; the hand score gets 1 − this − ``pose_confidence_weight``.
     centre_score_weight: float = 0.0
+
+    @property
+    def active_side_window(self) -> int:
+        """The side window in force: ``side_window`` with the stability source, 0 (the track's whole life) with
+        the verifier's, whose side head is not re-tested and was never evaluated with a window."""
+        return self.side_window if self.side_source == "stability" else 0
 
     def __post_init__(self) -> None:
         if self.gate_mm <= 0 or self.gate_speed_mm_s < 0 or self.max_gate_mm < self.gate_mm:
@@ -224,7 +234,8 @@ class Track:
     side_weight: float = 0.0
     #: Side estimates taken in the track's life (:attr:`TrackerConfig.min_side_estimates`).
     side_tests: int = 0
-    #: The (weight, clipped logit) pairs behind those sums: the last :attr:`TrackerConfig.side_window` of them.
+    #: The (weight, clipped logit) pairs behind those sums when there is a window: the last
+    #: :attr:`TrackerConfig.side_window` of them (empty without a window, where the sums are kept running).
     side_evidence: deque = field(default_factory=deque, repr=False)
     #: Running sum and count of the matched detections' hand scores (None-scored detections excluded).
     score_sum: float = 0.0
@@ -275,16 +286,18 @@ class Track:
         w = float(weight) if weight is not None and np.isfinite(weight) else 1.0
         w = max(w, 1e-3)
         x = float(np.clip(logit, -max_side_logit, max_side_logit))
-        self.side_evidence.append((w, x))
         self.side_tests += 1
-        if window > 0 and len(self.side_evidence) > window:
-            self.side_evidence.popleft()
-            # the sums over the window, re-added (not decremented) so that no rounding accumulates
-            self.side_logit_sum = math.fsum(a * b for a, b in self.side_evidence)
-            self.side_weight = math.fsum(a for a, _ in self.side_evidence)
-        else:
+        if window <= 0:
+            # the mean over the track's life needs only the running sums: nothing is stored
             self.side_logit_sum += w * x
             self.side_weight += w
+            return
+        self.side_evidence.append((w, x))
+        while len(self.side_evidence) > window:
+            self.side_evidence.popleft()
+        # the sums over the window, re-added (not decremented) so that no rounding accumulates
+        self.side_logit_sum = math.fsum(a * b for a, b in self.side_evidence)
+        self.side_weight = math.fsum(a for a, _ in self.side_evidence)
 
 
 def _centre_of(det: Any) -> np.ndarray:
@@ -481,7 +494,7 @@ class HandTracker:
 
     def add_side_evidence(self, track: Track, logit: float | None, weight: float | None) -> None:
         """Add one side estimate to ``track`` with this tracker's clipping and window (:meth:`Track.add_side_evidence`)."""
-        track.add_side_evidence(logit, weight, self.config.max_side_logit, self.config.side_window)
+        track.add_side_evidence(logit, weight, self.config.max_side_logit, self.config.active_side_window)
 
     def get(self, track_id: int) -> Track | None:
         for t in self._tracks:
@@ -555,7 +568,7 @@ class HandTracker:
             t.misses = 0
             t.matched = True
             t.last_detection_stamp = stamp
-            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.side_window)
+            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.active_side_window)
             if t.hits >= c.min_hits:
                 t.confirmed = True
 
@@ -583,7 +596,7 @@ class HandTracker:
                 detection_centre_mm=det_c.copy(),
                 matched=True,
             )
-            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.side_window)
+            t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.active_side_window)
             self._next_id += 1
             self._tracks.append(t)
 

@@ -25,8 +25,13 @@ def cand(x, right_logit=0.0, score=0.9, z=600.0):
                          p_right=1.0 / (1.0 + np.exp(-right_logit)))
 
 
+#: The verifier's side path (the localiser's per-detection logit), decided by a single estimate: not the defaults
+#: since 2026-12-03 (stability, 10 estimates), still a node setting.
+VERIFIER = dict(side_source="verifier", min_side_estimates=1)
+
+
 def test_side_is_a_running_mean_of_the_logit_weighted_by_hand_score():
-    tr = HandTracker(TrackerConfig(min_hits=1))
+    tr = HandTracker(TrackerConfig(min_hits=1, **VERIFIER))
     tr.update([cand(0.0, right_logit=-3.0, score=0.9)], 0.0)
     t = tr.tracks[0]
     assert tr.handedness(t) == (HANDEDNESS_LEFT, pytest.approx(1 / (1 + np.exp(-3.0))))
@@ -41,7 +46,7 @@ def test_side_is_a_running_mean_of_the_logit_weighted_by_hand_score():
     side, conf = tr.handedness(t)
     assert side == HANDEDNESS_RIGHT and conf > 0.9
     # logits are clipped, and a low hand score weighs little
-    tr2 = HandTracker(TrackerConfig(min_hits=1, max_side_logit=2.0))
+    tr2 = HandTracker(TrackerConfig(min_hits=1, max_side_logit=2.0, **VERIFIER))
     tr2.update([cand(0.0, right_logit=50.0, score=1.0)], 0.0)
     tr2.update([cand(0.0, right_logit=-2.0, score=0.001)], 0.1)
     assert tr2.tracks[0].p_right == pytest.approx(1 / (1 + np.exp(-(2.0 - 0.002) / 1.001)), rel=1e-6)
@@ -130,7 +135,8 @@ def test_pipeline_mirrors_left_tracks_and_publishes_their_side():
     f = _left_frame()
     gt = f.joints_mm[0].astype(np.float64)
     oracle = OracleModel(gt, f.width)
-    pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=1), model=oracle, model_cfg=preset("lite"))
+    pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=1, tracker=TrackerConfig(**VERIFIER)),
+                            model=oracle, model_cfg=preset("lite"))
     c0 = gt.mean(0)
     pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
         centre_mm=c0 + np.array([5.0, 5.0, -20.0]), bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2],

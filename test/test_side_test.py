@@ -56,7 +56,7 @@ def test_spreads_and_logits():
 
 
 def test_stability_source_ignores_the_detections_side():
-    tr = HandTracker(TrackerConfig(min_hits=1, side_source="stability"))
+    tr = HandTracker(TrackerConfig(min_hits=1, side_source="stability", min_side_estimates=1))
     tr.update([HandCandidate(centre_mm=np.array([0.0, 0.0, 500.0]), bbox=(0, 0, 10, 10), pixel_count=100,
                              mean_depth_mm=500.0, score=0.9, right_logit=5.0, p_right=0.99)], 0.0)
     t = tr.tracks[0]
@@ -104,7 +104,8 @@ def _run(left: bool, source: str, frames: int = 3, min_side_estimates: int = 1):
     model = SideOracle(gt, f.width, left)
     pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0,
                                            tracker=replace(TrackerConfig(), side_source=source,
-                                                           min_side_estimates=min_side_estimates)),
+                                                           min_side_estimates=min_side_estimates),
+                                           side_test=SideTestConfig(retest_every=0)),  # tested until decided only
                             model=model, model_cfg=preset("lite"))
     c0 = gt.mean(0)
     pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
@@ -155,7 +156,7 @@ def test_min_side_estimates_holds_the_side_unknown_and_keeps_the_test_running():
 
 
 def test_side_window_keeps_only_the_last_estimates():
-    tr = HandTracker(TrackerConfig(min_hits=1, side_window=3))
+    tr = HandTracker(TrackerConfig(min_hits=1, side_source="stability", side_window=3, min_side_estimates=1))
     tr.update([np.array([0.0, 0.0, 500.0])], 0.0)
     t = tr.tracks[0]
     for w in (1.0, 0.5, 0.8):
@@ -169,13 +170,20 @@ def test_side_window_keeps_only_the_last_estimates():
     assert t.side_logit_sum == pytest.approx(0.8 * -4.0 + (0.9 + 0.6) * m)
     assert tr.handedness(t)[0] == HANDEDNESS_RIGHT
     # no window: the same estimates keep the whole life's mean
-    tr0 = HandTracker(TrackerConfig(min_hits=1))
-    tr0.update([np.array([0.0, 0.0, 500.0])], 0.0)
-    t0 = tr0.tracks[0]
-    for logit, w in ((-4.0, 1.0), (-4.0, 0.5), (-4.0, 0.8), (9.0, 0.9), (9.0, 0.6)):
-        tr0.add_side_evidence(t0, logit, w)
-    assert len(t0.side_evidence) == 5 and t0.side_weight == pytest.approx(3.8)
-    assert t0.side_logit_sum == pytest.approx(-4.0 * 2.3 + m * 1.5)
+    # no window (0, or any window with the verifier source, where it does not apply): the same estimates keep the
+    # whole life's mean, from running sums alone (nothing is stored, so a long-lived track does not grow)
+    for cfg in (TrackerConfig(min_hits=1, side_source="stability", side_window=0, min_side_estimates=1),
+                TrackerConfig(min_hits=1, side_source="verifier", side_window=3, min_side_estimates=1)):
+        tr0 = HandTracker(cfg)
+        tr0.update([np.array([0.0, 0.0, 500.0])], 0.0)
+        t0 = tr0.tracks[0]
+        for logit, w in ((-4.0, 1.0), (-4.0, 0.5), (-4.0, 0.8), (9.0, 0.9), (9.0, 0.6)):
+            tr0.add_side_evidence(t0, logit, w)
+        assert len(t0.side_evidence) == 0 and t0.side_tests == 5
+        assert t0.side_weight == pytest.approx(3.8)
+        assert t0.side_logit_sum == pytest.approx(-4.0 * 2.3 + m * 1.5)
+        assert t0.p_right < 0.5  # the old left estimates still (barely) outweigh
+        assert tr0.handedness(t0)[0] == HANDEDNESS_UNKNOWN  # ... far too weakly to publish a side
     with pytest.raises(ValueError):
         TrackerConfig(side_window=-1)
 
@@ -183,7 +191,7 @@ def test_side_window_keeps_only_the_last_estimates():
 def test_side_test_due():
     from kpfusion_ros.side_test import side_test_due
 
-    cfg = SideTestConfig(max_tests=4)
+    cfg = SideTestConfig(max_tests=4, retest_every=0)
     assert [side_test_due(True, n, 7, cfg) for n in range(6)] == [True] * 4 + [False] * 2
     assert not side_test_due(False, 1, 0, cfg)  # decided, no re-tests
     cfg3 = SideTestConfig(max_tests=4, retest_every=3)
@@ -205,7 +213,7 @@ def _run_switch(retest_every: int, side_window: int, frames: int = 14, switch_at
     model = SideOracle(gt, f.width, left=True)
     pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0,
                                            tracker=replace(TrackerConfig(), side_source="stability",
-                                                           side_window=side_window),
+                                                           side_window=side_window, min_side_estimates=1),
                                            side_test=SideTestConfig(retest_every=retest_every)),
                             model=model, model_cfg=preset("lite"))
     c0 = gt.mean(0)
@@ -246,6 +254,12 @@ def test_node_parameters_of_the_retests():
     cfg = pipeline_config(replace(NodeConfig(), side_retest_every=5, side_window=10))
     assert cfg.side_test.retest_every == 5 and cfg.tracker.side_window == 10
     assert pipeline_config(NodeConfig()).side_test == SideTestConfig()
+    # the defaults of docs/results/side_reset_2026-12-02/ (rule 1): re-tested every 3rd frame, a window of 10
+    d = pipeline_config(NodeConfig())
+    assert d.side_test.retest_every == 3 and d.tracker.side_window == 10
+    assert d.tracker.side_source == "stability" and d.tracker.min_side_estimates == 10  # rule 2
+    assert replace(d.tracker, side_source="stability").active_side_window == 10
+    assert replace(d.tracker, side_source="verifier").active_side_window == 0
     errs = " ".join(replace(NodeConfig(), side_retest_every=-1).validate())
     assert "side_retest_every and side_window" in errs
     assert replace(NodeConfig(), side_window=-2).validate()
