@@ -22,7 +22,10 @@ Rules (all in :class:`TrackerConfig`):
 * association: tracks (at their current centre) and detections are matched by 3D
   distance with an optimal assignment (Hungarian on the small matrix, pure Python),
   pairs farther than the track's gate never match: ``gate_mm`` plus ``gate_speed_mm_s``
-  × the time since the track's last detection, at most ``max_gate_mm`` (a node that
+  × the time since the track's last detection, at most ``max_gate_mm``; the gate only
+  allows pairs: among the allowed ones the matching maximises the pairs, then minimises
+  their summed distance, so a coasting track's wider gate does not win it a detection a
+  nearer track reaches (``docs/results/match_cost_2026-12-03/``) (a node that
   drops frames sees the hand move further between the frames it processes: on the demo
   recording, processing every 4th frame, a fixed 80 mm gate found 13 of 34 hands, this
   one 21: ``kpfusion-bag data/demo/kpfusion_demo OUT --every 4 --score``, with and without
@@ -425,8 +428,11 @@ def _match(tracks: list[np.ndarray], dets: list[np.ndarray], gate) -> list[tuple
     """Gated optimal matching: maximises matches within the gates, then minimises distance.
 
     ``gate``: one distance for every track, or one per track. Square (n+m) matrix: real
-    pairs cost d (≤ the track's gate) or "forbidden"; leaving track i unmatched costs
-    gate_i/2 and a detection max(gate)/2, so every allowed pair beats leaving both unmatched.
+    pairs cost d (≤ the track's gate) or "forbidden"; leaving a track or a detection
+    unmatched costs max(gate)/2, the same for all. So every allowed pair beats leaving both
+    unmatched, and the solver cannot prefer matching a track only because leaving it out
+    is dearer: a coasting track's wide gate decides which pairs it may take, not who gets
+    a detection that a nearer track also reaches.
     """
     n, m = len(tracks), len(dets)
     if n == 0 or m == 0:
@@ -441,7 +447,7 @@ def _match(tracks: list[np.ndarray], dets: list[np.ndarray], gate) -> list[tuple
             dist = float(np.linalg.norm(tracks[i] - dets[j]))
             cost[i][j] = dist if dist <= gates[i] else big
         for k in range(n):
-            cost[i][m + k] = gates[i] / 2 if k == i else big
+            cost[i][m + k] = gmax / 2 if k == i else big
     for j in range(m):
         for k in range(m):
             cost[n + j][k] = gmax / 2 if k == j else big

@@ -83,6 +83,26 @@ def test_growing_gate_keeps_two_hands_apart():
     assert by_x == {1: pytest.approx(60.0), 2: pytest.approx(260.0)}
 
 
+def test_a_coasting_track_does_not_take_a_nearer_tracks_detection():
+    """The case from sequence 405, frame 81: one detection, reached by a near track with a
+    normal gate and by a far track whose gate has grown while it coasted. The near one gets it."""
+    tr = HandTracker(TrackerConfig(min_hits=1, gate_mm=80.0, gate_speed_mm_s=1000.0, max_misses=10))
+    tr.update([det(0.0), det(130.0)], 0.0)  # track 1 at x = 0, track 2 at x = 130
+    for k in range(1, 5):  # track 1 coasts (no detection near it); track 2 is seen every frame
+        tr.update([det(130.0)], 0.033 * k)
+    stamp = 0.033 * 5
+    t1, t2 = sorted(tr.tracks, key=lambda t: t.id)
+    g1, g2 = tr.gate_for(t1, stamp), tr.gate_for(t2, stamp)
+    x = 90.0  # 40 mm from track 2, 90 mm from track 1: within both gates
+    assert abs(x - t2.centre_mm[0]) < abs(x - t1.centre_mm[0]) < g2 < g1
+    # charged by its own gate, leaving track 1 out would cost more than the 50 mm it loses
+    assert (g1 - g2) / 2 > abs(x - t1.centre_mm[0]) - abs(x - t2.centre_mm[0])
+    out = tr.update([det(x)], stamp)
+    by_id = {t.id: float(t.centre_mm[0]) for t in out}
+    assert by_id[2] == pytest.approx(x)  # the near track took it
+    assert by_id[1] == pytest.approx(0.0)  # the far one keeps coasting where it was
+
+
 def test_confirmation_hysteresis():
     tr = HandTracker(TrackerConfig(min_hits=3, max_misses=2))
     assert tr.update([det(0.0)], 0.0) == []
