@@ -27,13 +27,13 @@ def _hands(args):
     from tqdm import tqdm
 
     if args.fphab:
-        from kpfusion_ros.data.fphab import FPHABDataset
+        from kpfusion_ros.data.fphab import FPHAB
 
-        ds = FPHABDataset(args.fphab)
+        ds = FPHAB(args.fphab)
         for i in tqdm(range(len(ds)), desc="frames", unit="frame"):
-            s = ds[i]
-            yield torch.from_numpy(np.asarray(s.color)), torch.from_numpy(np.asarray(s.depth, np.float32)), \
-                np.asarray(s.cam, np.float64), [(np.asarray(s.joints_mm, np.float64).reshape(-1, 21, 3)[0], True)]
+            f = ds[i]
+            yield torch.from_numpy(np.asarray(f.color)), torch.from_numpy(np.asarray(f.depth, np.float32)), \
+                np.asarray(f.cam, np.float64), [(np.asarray(f.joints_mm[0], np.float64), f.handedness[0] == "right")]
         return
     from kpfusion_ros.data.synthetic import SyntheticConfig
     from kpfusion_ros.data.synthetic.generator import render_batch
