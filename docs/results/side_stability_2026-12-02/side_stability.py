@@ -67,10 +67,13 @@ def log(args) -> None:
                 p = jm.double().numpy() * 1000.0
                 P = len(p) // 2
                 sp = spreads(p, 1, scfg)[0]
+                # hand size per side: mean over the crops of the mean joint-to-joint-mean distance (mm)
+                size = np.linalg.norm(p - p.mean(axis=1, keepdims=True), axis=-1).mean(axis=1).reshape(2, P).mean(axis=1)
                 rows.append({"frame": int(frame), "hand": int(h), "is_right": bool(is_right),
                              "err_as_is": float(np.linalg.norm(p[0] - gt, axis=-1).mean()),
                              "err_mirrored": float(np.linalg.norm(p[P] - gt, axis=-1).mean()),
-                             "spread_as_is": float(sp[0]), "spread_mirrored": float(sp[1])})
+                             "spread_as_is": float(sp[0]), "spread_mirrored": float(sp[1]),
+                             "size_as_is": float(size[0]), "size_mirrored": float(size[1])})
     json.dump({"seed": args.seed, "sequences": args.sequences, "frames": args.frames, "shift_mm": args.shift, "scale": args.scale,
                "model": args.model, "hands": rows}, open(args.out, "w"), indent=0)
 
