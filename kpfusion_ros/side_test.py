@@ -6,12 +6,18 @@ on the rendered evaluation frames its error is ~2.7× that of the right way roun
 (``docs/results/side_stability_2026-12-02/``). A guess moves more when the crop moves. So each hand is
 cropped a few times, its centre moved by ± ``shift_mm`` along each camera axis and its cube scaled by
 ± ``scale``, once as it is and once mirrored; the side whose joints (in the camera frame, un-mirrored) scatter
-less over those crops is the likelier one::
+less over those crops is the likelier one. A network that does not know the answer also hedges toward its
+mean pose, which is a smaller hand, so the side whose hand comes out larger is likelier too::
 
     spread = mean over joints of ‖p_i − mean_i p_i‖ (mm, i over the crops)
-    right_logit = gain · ln(spread_mirrored / spread_as_is)
+    size = mean over the crops i of the mean over joints of ‖p_ij − mean_j p_ij‖ (mm)
+    right_logit = gain · ln(spread_mirrored / spread_as_is) + size_gain · ln(size_as_is / size_mirrored)
 
-``gain`` calibrates the logit to a log-odds (fitted on rendered frames, same directory). The test needs
+``gain`` and ``size_gain`` calibrate the logit to a log-odds, fitted on rendered frames. The default is the
+spread alone (gain 7.75, ``size_gain`` 0: ``docs/results/side_stability_2026-12-02/``). Spread and size
+together (6.75, 5.09) are right for more single hands (0.818 vs 0.766 on a held-out stream), but through the
+tracker they published more wrong sides, so they are an option, not the default
+(``docs/results/side_size_2026-12-03/``). The test needs
 2·P crops per hand (P = :func:`perturbations`' count), all hands of a frame in one forward pass; the
 pipeline runs it for the tracks that :func:`side_test_due` names (:class:`~kpfusion_ros.tracking.TrackerConfig`
 ``side_source``): every frame while a track's side is undecided, and every ``retest_every``-th frame after, so
@@ -33,8 +39,11 @@ class SideTestConfig:
     shift_mm: float = 12.0
     #: Cube scales 1 ± this (0: none).
     scale: float = 0.15
-    #: right_logit = gain · ln(spread_mirrored / spread_as_is).
+    #: right_logit = gain · ln(spread_mirrored / spread_as_is) + size_gain · ln(size_as_is / size_mirrored).
+    #: The spread alone by default; 6.75 and 5.09 are the fit of both (docs/results/side_size_2026-12-03/, where
+    #: they missed the rule for the default).
     gain: float = 7.75
+    size_gain: float = 0.0
     #: An undecided track is tested on every frame until it has this many tests (then only as below).
     max_tests: int = 30
     #: A track is also tested on every this-many-th frame of its life once decided (or past ``max_tests``),
@@ -49,6 +58,8 @@ class SideTestConfig:
             raise ValueError(f"scale must be in [0, 1), got {self.scale}")
         if not self.gain > 0:
             raise ValueError(f"gain must be > 0, got {self.gain}")
+        if not self.size_gain >= 0:
+            raise ValueError(f"size_gain must be >= 0, got {self.size_gain}")
         if self.max_tests < 1:
             raise ValueError(f"max_tests must be >= 1, got {self.max_tests}")
         if self.retest_every < 0:
@@ -88,19 +99,40 @@ def side_test_crops(centres_mm: np.ndarray, cube_mm: float, cfg: SideTestConfig
     return np.concatenate([cent, cent]), np.concatenate([cube, cube]), mirror
 
 
+def _poses(joints_mm: np.ndarray, num_hands: int, cfg: SideTestConfig) -> np.ndarray:
+    """The test's poses ((2·K·P)×J×3, the order of :func:`side_test_crops`) as 2×K×P×J×3."""
+    P = perturbations(cfg)[0].shape[0]
+    return np.asarray(joints_mm, dtype=np.float64).reshape(2, num_hands, P, -1, 3)
+
+
 def spreads(joints_mm: np.ndarray, num_hands: int, cfg: SideTestConfig) -> np.ndarray:
     """Joint spread (mm) per hand and side from the test's poses ((2·K·P)×J×3, camera frame) → K×2
     (column 0: as-is, 1: mirrored). Poses that are not finite make that side's spread NaN."""
-    P = perturbations(cfg)[0].shape[0]
-    p = np.asarray(joints_mm, dtype=np.float64).reshape(2, num_hands, P, -1, 3)
+    p = _poses(joints_mm, num_hands, cfg)
     dev = np.linalg.norm(p - p.mean(axis=2, keepdims=True), axis=-1)  # 2×K×P×J
     return dev.mean(axis=(2, 3)).T
 
 
-def right_logits(spread: np.ndarray, cfg: SideTestConfig) -> np.ndarray:
-    """K×2 spreads → K right-hand logits (NaN where a spread is not finite or not positive)."""
+def sizes(joints_mm: np.ndarray, num_hands: int, cfg: SideTestConfig) -> np.ndarray:
+    """Hand size (mm: each pose's mean joint distance from its joint mean, averaged over the crops) per hand and
+    side from the test's poses → K×2 (column 0: as-is, 1: mirrored); NaN where a pose is not finite."""
+    p = _poses(joints_mm, num_hands, cfg)
+    return np.linalg.norm(p - p.mean(axis=3, keepdims=True), axis=-1).mean(axis=(2, 3)).T
+
+
+def right_logits(spread: np.ndarray, cfg: SideTestConfig, size: np.ndarray | None = None) -> np.ndarray:
+    """K×2 spreads (and K×2 sizes, used when ``cfg.size_gain`` > 0) → K right-hand logits (NaN where a spread
+    or a used size is not finite or not positive)."""
     s = np.asarray(spread, dtype=np.float64).reshape(-1, 2)
     ok = np.isfinite(s).all(axis=1) & (s > 0).all(axis=1)
+    use_size = cfg.size_gain > 0
+    if use_size:
+        if size is None:
+            raise ValueError("right_logits: cfg.size_gain > 0 needs the sizes")
+        z = np.asarray(size, dtype=np.float64).reshape(-1, 2)
+        ok &= np.isfinite(z).all(axis=1) & (z > 0).all(axis=1)
     out = np.full(s.shape[0], np.nan)
     out[ok] = cfg.gain * np.log(s[ok, 1] / s[ok, 0])
+    if use_size:
+        out[ok] += cfg.size_gain * np.log(z[ok, 0] / z[ok, 1])
     return out

@@ -14,7 +14,7 @@ from kpfusion_ros.localization import HandCandidate
 from kpfusion_ros.model.output import KPFusionOutput
 from kpfusion_ros.node_config import NodeConfig, pipeline_config
 from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
-from kpfusion_ros.side_test import SideTestConfig, perturbations, right_logits, side_test_crops, spreads
+from kpfusion_ros.side_test import SideTestConfig, perturbations, right_logits, side_test_crops, sizes, spreads
 from kpfusion_ros.tracking import HandTracker, TrackerConfig
 
 
@@ -34,7 +34,7 @@ def test_perturbations_and_crops_layout():
 
 
 def test_spreads_and_logits():
-    cfg = SideTestConfig(scale=0.0, gain=2.0)
+    cfg = SideTestConfig(scale=0.0, gain=2.0, size_gain=0.0)
     P = perturbations(cfg)[0].shape[0]
     rng = np.random.default_rng(0)
     base = rng.normal(size=(21, 3)) * 40.0
@@ -50,9 +50,36 @@ def test_spreads_and_logits():
     assert np.allclose(lg, [2.0 * np.log(4.0), -2.0 * np.log(4.0)])
     bad = right_logits(np.array([[0.0, 1.0], [np.nan, 1.0], [1.0, 1.0]]), cfg)
     assert np.isnan(bad[0]) and np.isnan(bad[1]) and bad[2] == 0.0
-    for kw in ({"shift_mm": 0.0}, {"scale": 1.0}, {"gain": 0.0}, {"max_tests": 0}):
+    for kw in ({"shift_mm": 0.0}, {"scale": 1.0}, {"gain": 0.0}, {"size_gain": -1.0}, {"max_tests": 0}):
         with pytest.raises(ValueError):
             SideTestConfig(**kw)
+
+
+def test_sizes_and_the_size_term_of_the_logit():
+    cfg = SideTestConfig(scale=0.0, gain=2.0, size_gain=3.0)
+    P = perturbations(cfg)[0].shape[0]
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(21, 3)) * 40.0
+    base -= base.mean(0)
+    size0 = np.linalg.norm(base, axis=-1).mean()
+    shifts = rng.normal(size=(P, 1, 3)) * 5.0  # whole-pose moves: the spread is theirs, the size is unchanged
+    # hand 0: the as-is hand full size, the mirrored one at 0.8 (a hedge toward the mean pose); both equally steady
+    as_is = np.stack([base + shifts, 0.8 * base + shifts])
+    mirrored = np.stack([0.8 * base + shifts, base + shifts])
+    joints = np.concatenate([as_is.reshape(-1, 21, 3), mirrored.reshape(-1, 21, 3)])
+    z = sizes(joints, 2, cfg)
+    assert np.allclose(z, [[size0, 0.8 * size0], [0.8 * size0, size0]])
+    s = spreads(joints, 2, cfg)
+    assert np.allclose(s[:, 0], s[:, 1])  # the spread cannot tell them apart
+    lg = right_logits(s, cfg, z)
+    assert np.allclose(lg, [3.0 * np.log(1.25), -3.0 * np.log(1.25)])
+    with pytest.raises(ValueError):
+        right_logits(s, cfg)  # the size term needs the sizes
+    assert np.isnan(right_logits(s, cfg, np.array([[0.0, 1.0], [1.0, 1.0]]))[0])
+    # a pose that is not finite makes that side's size NaN, and so the logit
+    joints[0, 0, 0] = np.nan
+    assert np.isnan(sizes(joints, 2, cfg)[0, 0]) and np.isnan(right_logits(spreads(joints, 2, cfg), cfg,
+                                                                          sizes(joints, 2, cfg))[0])
 
 
 def test_stability_source_ignores_the_detections_side():
