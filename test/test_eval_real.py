@@ -258,12 +258,14 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     geo = tmp_path / "g.json"
     res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
                   "random:lite", "--verifier", "none", "--protocols", "node", "--max-frames", "1", "--json", str(geo),
-                  "--refine-iterations", "0", "--centre-score-weight", "0.5", "--quiet")
+                  "--refine-iterations", "0", "--centre-score-weight", "0.5", "--min-handedness-confidence", "0.8",
+                  "--side-gain", "6.75", "--side-size-gain", "5.09", "--quiet")
     assert res.returncode == 0, res.stderr
     geo_node = json.loads(geo.read_text())["node"]
     pipe = geo_node["pipeline"]
     assert pipe["verifier_path"] == "none" and pipe["refine_iterations"] == 0  # --refine-iterations, recorded too
     assert pipe["centre_score_weight"] == 0.5 == geo_node["confidence"]["parts"]["centre_score_weight"]
+    assert (pipe["min_handedness_confidence"], pipe["side_gain"], pipe["side_size_gain"]) == (0.8, 6.75, 5.09)
     # no verifier: no centre score in any published hand's parts
     assert all(p[3] is None for p in geo_node["confidence"]["parts"]["true"] + geo_node["confidence"]["parts"]["false"])
     from kpfusion_ros.pipeline import PipelineConfig
@@ -276,6 +278,12 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
                   "--centre-score-weight", "1.5", "--quiet")
     assert bad.returncode != 0 and "--centre-score-weight must be in [0, 1]" in bad.stderr
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
+                  "--min-handedness-confidence", "0.3", "--quiet")
+    assert bad.returncode != 0 and "--min-handedness-confidence must be in [0.5, 1]" in bad.stderr
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
+                  "--side-size-gain", "-1", "--quiet")
+    assert bad.returncode != 0 and "size_gain must be >= 0" in bad.stderr
     # --blank-colour: the network sees black colour; with an untrained RGB-D network that changes its poses
     blank, seen = tmp_path / "b.json", tmp_path / "s.json"
     for path, extra in ((blank, ["--blank-colour"]), (seen, [])):

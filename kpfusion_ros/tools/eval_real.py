@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "track (0 = never; default: the node's default)")
     p.add_argument("--side-window", type=int, default=None,
                    help="a track's side is the mean of its last N side estimates (0 = all; default: the node's)")
+    p.add_argument("--min-handedness-confidence", type=float, default=None,
+                   help="the node's min_handedness_confidence: a side less confident than this is UNKNOWN (default: "
+                        "the node's)")
+    p.add_argument("--side-gain", type=float, default=None,
+                   help="with --side-source stability: the side test's gain on ln(spread ratio) (default: "
+                        "SideTestConfig's)")
+    p.add_argument("--side-size-gain", type=float, default=None,
+                   help="with --side-source stability: the side test's gain on ln(size ratio), 0 = spread alone "
+                        "(default: SideTestConfig's; docs/results/side_size_2026-12-03/)")
     p.add_argument("--refine-iterations", type=int, default=None,
                    help="the node's refine_iterations for the node protocol (default: the node's default; 0 = the "
                         "tracked centre's crop only)")
@@ -143,6 +152,18 @@ def main(argv=None) -> int:
         if args.side_window < 0:
             raise SystemExit(f"kpfusion-eval-real: --side-window must be >= 0, got {args.side_window}")
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, side_window=args.side_window))
+    if args.min_handedness_confidence is not None:
+        if not 0.5 <= args.min_handedness_confidence <= 1.0:
+            raise SystemExit("kpfusion-eval-real: --min-handedness-confidence must be in [0.5, 1], got "
+                             f"{args.min_handedness_confidence}")
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, min_handedness_confidence=args.min_handedness_confidence))
+    try:
+        if args.side_gain is not None:
+            pcfg = replace(pcfg, side_test=replace(pcfg.side_test, gain=args.side_gain))
+        if args.side_size_gain is not None:
+            pcfg = replace(pcfg, side_test=replace(pcfg.side_test, size_gain=args.side_size_gain))
+    except ValueError as exc:
+        raise SystemExit(f"kpfusion-eval-real: {exc}")
     if args.refine_iterations is not None:
         if args.refine_iterations < 0:
             raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")
