@@ -46,7 +46,7 @@ from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_UNKNOWN, HandEstimate
 from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
-from kpfusion_ros.side_test import SideTestConfig, right_logits, side_test_crops, sizes, spreads, side_test_due
+from kpfusion_ros.side_test import SideTestConfig, pose_logits, side_test_crops, side_test_due
 from kpfusion_ros.tracking import HandTracker, TrackerConfig, joint_mean, refine_centres
 
 log = logging.getLogger(__name__)
@@ -346,7 +346,7 @@ class HandPosePipeline:
         cent, cube, mirror = side_test_crops(centres_mm[todo], self.cfg.cube_mm, scfg)
         joints_m, _, _, _, tb = self.estimate(rgb_t, depth_t, cam, cent, mirror, cube_mm=cube)
         joints_mm = np.where(tb.valid.cpu().numpy()[:, None, None], joints_m * 1000.0, np.nan)
-        logits = right_logits(spreads(joints_mm, len(todo), scfg), scfg, sizes(joints_mm, len(todo), scfg))
+        logits = pose_logits(joints_mm, len(todo), scfg)
         for k, logit in zip(todo, logits):
             tr = self.tracker.get(ids[k])
             self.tracker.add_side_evidence(tr, float(logit), tr.hand_score)

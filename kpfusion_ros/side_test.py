@@ -136,3 +136,10 @@ def right_logits(spread: np.ndarray, cfg: SideTestConfig, size: np.ndarray | Non
     if use_size:
         out[ok] += cfg.size_gain * np.log(z[ok, 0] / z[ok, 1])
     return out
+
+
+def pose_logits(joints_mm: np.ndarray, num_hands: int, cfg: SideTestConfig) -> np.ndarray:
+    """K right-hand logits straight from the test's poses ((2·K·P)×J×3): :func:`right_logits` of their
+    :func:`spreads`, and of their :func:`sizes` only when ``cfg.size_gain`` > 0 uses them."""
+    size = sizes(joints_mm, num_hands, cfg) if cfg.size_gain > 0 else None
+    return right_logits(spreads(joints_mm, num_hands, cfg), cfg, size)

@@ -14,7 +14,8 @@ from kpfusion_ros.localization import HandCandidate
 from kpfusion_ros.model.output import KPFusionOutput
 from kpfusion_ros.node_config import NodeConfig, pipeline_config
 from kpfusion_ros.pipeline import HandPosePipeline, PipelineConfig
-from kpfusion_ros.side_test import SideTestConfig, perturbations, right_logits, side_test_crops, sizes, spreads
+from kpfusion_ros.side_test import (SideTestConfig, perturbations, pose_logits, right_logits, side_test_crops, sizes,
+                                    spreads)
 from kpfusion_ros.tracking import HandTracker, TrackerConfig
 
 
@@ -76,6 +77,9 @@ def test_sizes_and_the_size_term_of_the_logit():
     with pytest.raises(ValueError):
         right_logits(s, cfg)  # the size term needs the sizes
     assert np.isnan(right_logits(s, cfg, np.array([[0.0, 1.0], [1.0, 1.0]]))[0])
+    # pose_logits, the pipeline's call: the same logits from the poses; with size_gain 0, the spread alone
+    assert np.allclose(pose_logits(joints, 2, cfg), lg)
+    assert np.allclose(pose_logits(joints, 2, replace(cfg, size_gain=0.0)), 0.0)
     # a pose that is not finite makes that side's size NaN, and so the logit
     joints[0, 0, 0] = np.nan
     assert np.isnan(sizes(joints, 2, cfg)[0, 0]) and np.isnan(right_logits(spreads(joints, 2, cfg), cfg,
