@@ -17,7 +17,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import PipelineConfig
 from kpfusion_ros.side_test import SideTestConfig
-from kpfusion_ros.tracking import SIDE_SOURCES, TrackerConfig
+from kpfusion_ros.tracking import CROP_SIDES, SIDE_SOURCES, TrackerConfig
 
 #: The node's input topics: relative names, resolved in the node's namespace and remapped onto the
 #: camera's topics (``--ros-args -r color/image_raw:=/my_camera/color/image_raw``; the launch files do it
@@ -127,8 +127,11 @@ class NodeConfig:
     min_handedness_confidence: float = _p(TrackerConfig.min_handedness_confidence, "A hand's side (LEFT/RIGHT) "
                                           "is published only when its handedness_confidence (0.5..1: the "
                                           "track's smoothed probability of the likelier side) is at least this; "
-                                          "below it handedness is UNKNOWN and the crop is not mirrored (cropped "
-                                          "as a right hand).")
+                                          "below it handedness is UNKNOWN (how its crop is cut: crop_side).")
+    crop_side: str = _p(TrackerConfig.crop_side, "Which hands are mirrored before the network (it knows right "
+                        "hands only) and their joints mirrored back: 'decided' = those published LEFT (an UNKNOWN "
+                        "hand is cropped as a right hand); 'likelier' = every hand whose track's side mean leans "
+                        "left, published or UNKNOWN.", choices=CROP_SIDES)
     # --- outputs -------------------------------------------------------------------------------
     publish_tf: bool = _p(True, "Broadcast one TF frame per joint: <tf_prefix>hand_<id>/<joint>.")
     tf_prefix: str = _p("", "Prefix of the joint TF frames (no leading slash).")
@@ -198,6 +201,8 @@ class NodeConfig:
             errs.append(f"min_side_estimates must be in [1, {SideTestConfig.max_tests}]")
         if not 0 <= self.side_retest_every <= 1000 or not 0 <= self.side_window <= 1000:
             errs.append("side_retest_every and side_window must be in [0, 1000] (0 = off)")
+        if self.crop_side not in CROP_SIDES:
+            errs.append(f"crop_side must be one of {', '.join(CROP_SIDES)}, not {self.crop_side!r}")
         if self.side_source not in SIDE_SOURCES:
             errs.append(f"side_source must be one of {', '.join(SIDE_SOURCES)}, not {self.side_source!r}")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
@@ -221,7 +226,8 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
                       min_coast_confidence=cfg.min_coast_confidence, min_hand_confidence=cfg.min_hand_confidence,
                       min_handedness_confidence=cfg.min_handedness_confidence,
                       centre_score_weight=cfg.centre_score_weight, side_source=cfg.side_source,
-                      min_side_estimates=cfg.min_side_estimates, side_window=cfg.side_window)
+                      min_side_estimates=cfg.min_side_estimates, side_window=cfg.side_window,
+                      crop_side=cfg.crop_side)
     side_test = replace(SideTestConfig(), retest_every=cfg.side_retest_every)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,

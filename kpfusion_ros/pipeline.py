@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from kpfusion_ros.camera import CameraIntrinsics, CameraLike
-from kpfusion_ros.hand import HANDEDNESS_LEFT, HANDEDNESS_UNKNOWN, HandEstimate
+from kpfusion_ros.hand import HANDEDNESS_UNKNOWN, HandEstimate
 from kpfusion_ros.joints import order_index
 from kpfusion_ros.localization import HandLocalizer, LocalizerConfig
 from kpfusion_ros.preprocessing import CUBE_MM, CropBatch, CropConfig, crop_hands, predictions_to_camera
@@ -272,9 +272,8 @@ class HandPosePipeline:
             return FrameResult([], len(detections), timings)
         ids = list(centres)
         c = np.stack([centres[i] for i in ids]).astype(np.float64)
-        # a left hand's crop is mirrored once its side is decided (LEFT, not UNKNOWN): an undecided side is
-        # cropped as the network's default, a right hand, so that a doubtful estimate cannot flip the crop
-        mirror = np.array([self.tracker.handedness(self.tracker.get(i))[0] == HANDEDNESS_LEFT for i in ids], dtype=bool)
+        # which tracks are cropped as left hands (mirrored) is the tracker's decision (TrackerConfig.crop_side)
+        mirror = np.array([self.tracker.crop_mirrored(self.tracker.get(i)) for i in ids], dtype=bool)
         t2 = time.perf_counter()
         self._stage_ms = {}
         # the frame goes to the device once; every refinement iteration crops from the same tensors

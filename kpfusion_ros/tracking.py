@@ -101,6 +101,9 @@ __all__ = ["TrackerConfig", "Track", "HandTracker", "joint_mean", "refine_centre
 
 #: Sources of side evidence (:attr:`TrackerConfig.side_source`).
 SIDE_SOURCES = ("verifier", "stability")
+#: When a track's crop is mirrored (:meth:`HandTracker.crop_mirrored`): "decided" (only once its side is published
+#: LEFT) or "likelier" (whenever its side mean leans left, published or not).
+CROP_SIDES = ("decided", "likelier")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ class TrackerConfig:
     #: Applies with the "stability" source only (:attr:`active_side_window`). 10 since 2026-12-03 (was 0): rule 1
     #: of docs/results/side_reset_2026-12-02/.
     side_window: int = 10
+    #: Which side a track's crop is cut as (:meth:`HandTracker.crop_mirrored`): "decided" mirrors it only once
+    #: the side is published LEFT (an UNKNOWN hand is cropped as a right hand, the network's own side);
+    #: "likelier" mirrors it whenever the track's side mean leans left, published or still UNKNOWN.
+    crop_side: str = "decided"
     #: Confirmed tracks whose overall confidence (:func:`overall_confidence`) is below this are not published.
     #: 0.6 since 2026-12-02: the rule of docs/results/confidence_threshold_2026-12-01/ on the weights of then.
     min_hand_confidence: float = 0.6
@@ -187,6 +194,8 @@ class TrackerConfig:
             raise ValueError("min_side_estimates must be >= 1")
         if self.side_window < 0:
             raise ValueError("side_window must be >= 0 (0 = all estimates)")
+        if self.crop_side not in CROP_SIDES:
+            raise ValueError(f"crop_side must be one of {CROP_SIDES}, got {self.crop_side!r}")
         if self.side_source not in SIDE_SOURCES:
             raise ValueError(f"side_source must be one of {SIDE_SOURCES}, got {self.side_source!r}")
         for name in ("min_pose_confidence", "min_refine_confidence", "min_coast_confidence",
@@ -256,7 +265,8 @@ class Track:
 
     @property
     def mirrored(self) -> bool:
-        """Whether the likelier side is left (the pipeline mirrors the crop only once the side is decided LEFT)."""
+        """Whether the likelier side is left (what decides the crop with ``crop_side`` "likelier":
+        :meth:`HandTracker.crop_mirrored`)."""
         return self.p_right < 0.5
 
     @property
@@ -497,6 +507,13 @@ class HandTracker:
                 or track.side_tests < self.config.min_side_estimates):
             return HANDEDNESS_UNKNOWN, conf
         return (HANDEDNESS_RIGHT if p >= 0.5 else HANDEDNESS_LEFT), conf
+
+    def crop_mirrored(self, track: Track) -> bool:
+        """Whether ``track``'s crop is mirrored before the network (its joints mirrored back): by
+        :attr:`TrackerConfig.crop_side`, once its side is published LEFT, or whenever its side mean leans left."""
+        if self.config.crop_side == "likelier":
+            return track.side_weight > 0 and track.mirrored
+        return self.handedness(track)[0] == HANDEDNESS_LEFT
 
     def add_side_evidence(self, track: Track, logit: float | None, weight: float | None) -> None:
         """Add one side estimate to ``track`` with this tracker's clipping and window (:meth:`Track.add_side_evidence`)."""

@@ -26,7 +26,7 @@ import sys
 from dataclasses import replace
 
 from .dataset_args import add_dataset_arguments, open_dataset
-from ..tracking import SIDE_SOURCES
+from ..tracking import CROP_SIDES, SIDE_SOURCES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "track (0 = never; default: the node's default)")
     p.add_argument("--side-window", type=int, default=None,
                    help="a track's side is the mean of its last N side estimates (0 = all; default: the node's)")
+    p.add_argument("--crop-side", choices=CROP_SIDES, default=None,
+                   help="the tracker's crop_side: mirror a track's crop once its side is published LEFT ('decided') "
+                        "or whenever its side mean leans left ('likelier'; default: the node's)")
     p.add_argument("--min-handedness-confidence", type=float, default=None,
                    help="the node's min_handedness_confidence: a side less confident than this is UNKNOWN (default: "
                         "the node's)")
@@ -152,6 +155,8 @@ def main(argv=None) -> int:
         if args.side_window < 0:
             raise SystemExit(f"kpfusion-eval-real: --side-window must be >= 0, got {args.side_window}")
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, side_window=args.side_window))
+    if args.crop_side is not None:
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, crop_side=args.crop_side))
     if args.min_handedness_confidence is not None:
         if not 0.5 <= args.min_handedness_confidence <= 1.0:
             raise SystemExit("kpfusion-eval-real: --min-handedness-confidence must be in [0.5, 1], got "
