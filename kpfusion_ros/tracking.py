@@ -104,6 +104,8 @@ SIDE_SOURCES = ("verifier", "stability")
 #: When a track's crop is mirrored (:meth:`HandTracker.crop_mirrored`): "decided" (only once its side is published
 #: LEFT) or "likelier" (whenever its side mean leans left, published or not).
 CROP_SIDES = ("decided", "likelier")
+#: Which of two duplicate tracks is kept (:attr:`TrackerConfig.merge_keeps`).
+MERGE_KEEPS = ("older", "matched")
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,12 @@ class TrackerConfig:
     max_pose_offset_mm: float = 60.0
     #: A good pose resets the miss counter (track survives localiser drop-outs).
     pose_keeps_alive: bool = False
-    #: Tracks closer than this are duplicates (the younger one is deleted); 0 = off.
+    #: Tracks closer than this are duplicates; 0 = off. Which one is kept: :attr:`merge_keeps`.
     merge_mm: float = 40.0
+    #: Of two duplicates, which is kept: "older" (a confirmed track beats a tentative one, then the older one)
+    #: or "matched" (confirmed first, then the one matched to a detection in this frame, then the older one:
+    #: a coasting track pulled onto a hand another track holds gives way; docs/results/merge_2026-12-03/).
+    merge_keeps: str = "older"
     #: A forward time gap longer than this resets the tracker; None = no limit.
     max_gap_s: float | None = None
     #: At most this many live tracks (new ones beyond it are not created).
@@ -194,6 +200,8 @@ class TrackerConfig:
             raise ValueError("min_side_estimates must be >= 1")
         if self.side_window < 0:
             raise ValueError("side_window must be >= 0 (0 = all estimates)")
+        if self.merge_keeps not in MERGE_KEEPS:
+            raise ValueError(f"merge_keeps must be one of {MERGE_KEEPS}, got {self.merge_keeps!r}")
         if self.crop_side not in CROP_SIDES:
             raise ValueError(f"crop_side must be one of {CROP_SIDES}, got {self.crop_side!r}")
         if self.side_source not in SIDE_SOURCES:
@@ -681,8 +689,10 @@ class HandTracker:
         md = self.config.merge_mm
         if md <= 0 or len(self._tracks) < 2:
             return
-        # Older (lower id) first; a confirmed track beats a tentative one.
-        ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, t.id))
+        # a confirmed track beats a tentative one; with merge_keeps "matched" a track matched to a detection in
+        # this frame beats a coasting one; then the older (lower id) wins
+        by_match = self.config.merge_keeps == "matched"
+        ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, by_match and not t.matched, t.id))
         kept: list[Track] = []
         for t in ranked:
             if all(np.linalg.norm(t.centre_mm - k.centre_mm) >= md for k in kept):

@@ -152,6 +152,55 @@ def test_pipeline_mirrors_left_tracks_and_publishes_their_side():
     assert 0.0 <= h.confidence <= 1.0
 
 
+def test_crop_side_mirrors_an_undecided_hand_only_with_likelier():
+    """crop_side: 'decided' mirrors a hand once it is published LEFT; 'likelier' whenever its side mean leans left."""
+    for policy, want in (("decided", False), ("likelier", True)):
+        tr = HandTracker(TrackerConfig(min_hits=1, crop_side=policy, **VERIFIER))
+        assert not tr.crop_mirrored(_tracked(tr, None))  # no side estimate: a right hand either way
+        tr.reset()
+        t = _tracked(tr, -0.5)  # p(left) 0.62 < 0.75: UNKNOWN, leaning left
+        assert tr.handedness(t)[0] == HANDEDNESS_UNKNOWN
+        assert tr.crop_mirrored(t) is want, policy
+        tr.add_side_evidence(t, -6.0, 0.9)  # now decided LEFT: mirrored under both
+        assert tr.handedness(t)[0] == HANDEDNESS_LEFT and tr.crop_mirrored(t)
+        tr.add_side_evidence(t, 6.0, 0.9)
+        tr.add_side_evidence(t, 6.0, 0.9)  # leaning right again: no policy mirrors it
+        assert not tr.crop_mirrored(t)
+    with pytest.raises(ValueError):
+        TrackerConfig(crop_side="sometimes")
+    assert pipeline_config(replace(NodeConfig(), crop_side="likelier")).tracker.crop_side == "likelier"
+    assert "crop_side must be one of" in " ".join(replace(NodeConfig(), crop_side="x").validate())
+
+
+def _tracked(tr: HandTracker, right_logit):
+    tr.update([cand(0.0, right_logit=0.0 if right_logit is None else right_logit, score=0.9)], 0.0)
+    return tr.tracks[0]
+
+
+def test_pipeline_with_likelier_mirrors_an_unknown_left_leaning_hand_and_publishes_it_unknown():
+    from kpfusion_ros.model import preset
+
+    f = _left_frame()
+    gt = f.joints_mm[0].astype(np.float64)
+    oracle = OracleModel(gt, f.width)
+    for policy, mirrored in (("decided", False), ("likelier", True)):
+        tcfg = TrackerConfig(crop_side=policy, **VERIFIER)
+        pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0, tracker=tcfg), model=oracle,
+                                model_cfg=preset("lite"))
+        c0 = gt.mean(0)
+        pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
+            centre_mm=c0 + np.array([5.0, 5.0, -20.0]), bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2],
+            score=0.95, right_logit=-0.5, p_right=0.38)])
+        oracle.mirrored = torch.tensor([mirrored])
+        for i in range(3):
+            r = pipe.process(f.color, f.depth.astype(np.float32), f.cam, stamp=0.1 * i)
+        h = r.hands[0]
+        assert h.handedness == HANDEDNESS_UNKNOWN and h.mirrored is mirrored, policy
+        # the oracle answers in the crop's own frame, so the joints come back exact only when the crop was cut
+        # the way the oracle was told: the pipeline mirrored it (likelier) or not (decided)
+        assert np.allclose(h.joints_m * 1000.0, reorder(gt, "network", "public"), atol=1e-3), policy
+
+
 def test_centre_score_is_a_running_mean_and_a_weighted_share_of_the_confidence():
     # the three-input geometric mean, its weights, and inputs that drop out
     assert overall_confidence(0.9, 0.5, 0.0, 0.4, 0.5) == pytest.approx((0.9 * 0.4) ** 0.5)

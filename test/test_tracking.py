@@ -288,6 +288,23 @@ def test_duplicates_merge_and_max_tracks():
     assert ids(tr.tracks) == [1]
 
 
+def test_a_coasting_duplicate_gives_way_to_a_matched_track_with_merge_keeps_matched():
+    """One hand passes behind the other: the hidden hand's track (older) coasts, its crop is filled by the hand in
+    front, and its pose pulls it onto that hand. "older" keeps it and deletes the track that holds the detection;
+    "matched" keeps the matched track."""
+    for keeps, survivor in (("older", 1), ("matched", 2)):
+        tr = HandTracker(TrackerConfig(min_hits=1, merge_mm=40.0, merge_keeps=keeps))
+        tr.update([det(100.0, z=700.0), det(150.0)], 0.0)  # track 1 behind, track 2 in front
+        assert ids(tr.tracks) == [1, 2]
+        tr.update([det(150.0)], 0.033)  # only the front hand is detected: track 2 matched, track 1 coasts
+        assert [t.matched for t in tr.tracks] == [False, True]
+        tr.update_from_pose(2, np.tile([150.0, 0.0, 600.0], (21, 1)), 0.9)
+        tr.update_from_pose(1, np.tile([140.0, 0.0, 610.0], (21, 1)), 0.9)  # pulled onto the front hand
+        assert ids(tr.tracks) == [survivor], keeps
+    with pytest.raises(ValueError, match="merge_keeps"):
+        TrackerConfig(merge_keeps="newest")
+
+
 def test_plain_vector_detections_and_nan_ignored():
     tr = HandTracker(TrackerConfig(min_hits=1))
     out = tr.update([np.array([0.0, 0.0, 500.0]), [np.nan, 0.0, 0.0]], 0.0)
