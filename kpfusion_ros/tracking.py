@@ -73,7 +73,9 @@ Rules (all in :class:`TrackerConfig`):
   :func:`overall_confidence` of the hand score, the pose's confidence (``pose_confidence_weight``) and the
   centre score (``centre_score_weight``); confirmed tracks below
   ``min_hand_confidence`` are not published;
-* two tracks closer than ``merge_mm`` are duplicates: the younger (higher id) goes;
+* two tracks closer than ``merge_mm`` are duplicates: a confirmed one beats a tentative one, then (``merge_keeps``
+  "matched", the default) one matched to a detection this frame beats a coasting one, then the older (lower id)
+  stays;
 * ids are integers from 1, monotonic and never reused, even across :meth:`reset`
   (unless ``reset(reset_ids=True)``);
 * time: a stamp earlier than the previous one (bag loop, simulated clock restart)
@@ -144,8 +146,9 @@ class TrackerConfig:
     merge_mm: float = 40.0
     #: Of two duplicates, which is kept: "older" (a confirmed track beats a tentative one, then the older one)
     #: or "matched" (confirmed first, then the one matched to a detection in this frame, then the older one:
-    #: a coasting track pulled onto a hand another track holds gives way; docs/results/merge_2026-12-03/).
-    merge_keeps: str = "older"
+    #: a coasting track pulled onto a hand another track holds gives way). "matched" is the default since
+    #: 2026-12-03, by the rule of docs/results/merge_2026-12-03/ (fewer identity switches, error and sides held).
+    merge_keeps: str = "matched"
     #: A forward time gap longer than this resets the tracker; None = no limit.
     max_gap_s: float | None = None
     #: At most this many live tracks (new ones beyond it are not created).

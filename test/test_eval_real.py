@@ -272,6 +272,10 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
 
     default = json.loads(out.read_text())["node"]["pipeline"]["refine_iterations"]
     assert default == PipelineConfig.refine_iterations != 0  # the node's default otherwise
+    # the tracker's policies are recorded with the run (they change the numbers)
+    tracker_default = json.loads(out.read_text())["node"]["pipeline"]
+    assert (tracker_default["crop_side"], tracker_default["merge_keeps"]) == (PipelineConfig().tracker.crop_side,
+                                                                             PipelineConfig().tracker.merge_keeps)
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
                   "--refine-iterations", "-1", "--quiet")
     assert bad.returncode != 0 and "--refine-iterations must be >= 0" in bad.stderr

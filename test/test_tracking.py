@@ -291,9 +291,10 @@ def test_duplicates_merge_and_max_tracks():
 def test_a_coasting_duplicate_gives_way_to_a_matched_track_with_merge_keeps_matched():
     """One hand passes behind the other: the hidden hand's track (older) coasts, its crop is filled by the hand in
     front, and its pose pulls it onto that hand. "older" keeps it and deletes the track that holds the detection;
-    "matched" keeps the matched track."""
-    for keeps, survivor in (("older", 1), ("matched", 2)):
-        tr = HandTracker(TrackerConfig(min_hits=1, merge_mm=40.0, merge_keeps=keeps))
+    "matched" (the default since docs/results/merge_2026-12-03/) keeps the matched track."""
+    for keeps, survivor in (("older", 1), ("matched", 2), (None, 2)):
+        kw = {} if keeps is None else {"merge_keeps": keeps}
+        tr = HandTracker(TrackerConfig(min_hits=1, merge_mm=40.0, **kw))
         tr.update([det(100.0, z=700.0), det(150.0)], 0.0)  # track 1 behind, track 2 in front
         assert ids(tr.tracks) == [1, 2]
         tr.update([det(150.0)], 0.033)  # only the front hand is detected: track 2 matched, track 1 coasts

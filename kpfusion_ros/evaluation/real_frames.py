@@ -498,6 +498,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
                      "min_side_estimates": pipeline_config.tracker.min_side_estimates,
                      "side_window": pipeline_config.tracker.side_window,
                      "crop_side": pipeline_config.tracker.crop_side,
+                     "merge_keeps": pipeline_config.tracker.merge_keeps,
                      "side_retest_every": pipeline_config.side_test.retest_every,
                      "side_gain": pipeline_config.side_test.gain,
                      "side_size_gain": pipeline_config.side_test.size_gain,
