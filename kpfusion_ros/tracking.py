@@ -107,7 +107,7 @@ SIDE_SOURCES = ("verifier", "stability")
 #: LEFT) or "likelier" (whenever its side mean leans left, published or not).
 CROP_SIDES = ("decided", "likelier")
 #: Which of two duplicate tracks is kept (:attr:`TrackerConfig.merge_keeps`).
-MERGE_KEEPS = ("older", "matched")
+MERGE_KEEPS = ("older", "matched", "stayed")
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,11 @@ class TrackerConfig:
     merge_mm: float = 40.0
     #: Of two duplicates, which is kept: "older" (a confirmed track beats a tentative one, then the older one)
     #: or "matched" (confirmed first, then the one matched to a detection in this frame, then the older one:
-    #: a coasting track pulled onto a hand another track holds gives way). "matched" is the default since
-    #: 2026-12-03, by the rule of docs/results/merge_2026-12-03/ (fewer identity switches, error and sides held).
+    #: a coasting track pulled onto a hand another track holds gives way), or "stayed" (confirmed first, then the
+    #: one whose centre moved less since the start of this frame's update, then the older one: a track that
+    #: jumped onto another's hand gives way; docs/results/merge_stayed_2026-12-03/). "matched" is the default
+    #: since 2026-12-03, by the rule of docs/results/merge_2026-12-03/ (fewer identity switches, error and
+    #: sides held).
     merge_keeps: str = "matched"
     #: A forward time gap longer than this resets the tracker; None = no limit.
     max_gap_s: float | None = None
@@ -251,6 +254,8 @@ class Track:
     offset_mm: np.ndarray | None = field(default=None, repr=False)
     #: Whether a detection was matched in the latest update.
     matched: bool = False
+    #: Centre at the start of the latest update (a new track: where it was created), mm; see :attr:`moved_mm`.
+    frame_start_mm: np.ndarray | None = field(default=None, repr=False)
     #: Sums of the side logits (weighted by their hand score) and of the weights, over the estimates in
     #: ``side_evidence``.
     side_logit_sum: float = 0.0
@@ -266,6 +271,14 @@ class Track:
     #: Running sum and count of the centre scores fed back with the poses (:meth:`HandTracker.update_from_pose`).
     centre_score_sum: float = 0.0
     centre_score_count: int = 0
+
+    @property
+    def moved_mm(self) -> float:
+        """How far the centre moved since the start of the latest update (detection and pose together), mm;
+        0 before any update."""
+        if self.frame_start_mm is None:
+            return 0.0
+        return float(np.linalg.norm(self.centre_mm - self.frame_start_mm))
 
     @property
     def p_right(self) -> float:
@@ -589,6 +602,7 @@ class HandTracker:
             t.age += 1
             t.matched = False
             t.last_stamp = stamp
+            t.frame_start_mm = t.centre_mm.copy()
         for i, j in pairs:
             t = self._tracks[i]
             det_c = centres[j]
@@ -629,6 +643,7 @@ class HandTracker:
                 last_detection_stamp=stamp,
                 detection_centre_mm=det_c.copy(),
                 matched=True,
+                frame_start_mm=det_c.copy(),
             )
             t.observe(dets[j], c.max_side_logit, c.side_source == "verifier", c.active_side_window)
             self._next_id += 1
@@ -693,9 +708,11 @@ class HandTracker:
         if md <= 0 or len(self._tracks) < 2:
             return
         # a confirmed track beats a tentative one; with merge_keeps "matched" a track matched to a detection in
-        # this frame beats a coasting one; then the older (lower id) wins
-        by_match = self.config.merge_keeps == "matched"
-        ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, by_match and not t.matched, t.id))
+        # this frame beats a coasting one; with "stayed" the one that moved less this frame beats the other; then the
+        # older (lower id) wins
+        keeps = self.config.merge_keeps
+        ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, keeps == "matched" and not t.matched,
+                                                     t.moved_mm if keeps == "stayed" else 0.0, t.id))
         kept: list[Track] = []
         for t in ranked:
             if all(np.linalg.norm(t.centre_mm - k.centre_mm) >= md for k in kept):

@@ -306,6 +306,36 @@ def test_a_coasting_duplicate_gives_way_to_a_matched_track_with_merge_keeps_matc
         TrackerConfig(merge_keeps="newest")
 
 
+def test_merge_keeps_stayed_keeps_the_track_that_was_there():
+    """The demo's switch (docs/results/merge_2026-12-03/): the hidden hand's track (1) is matched to the one
+    detection, and its pose, cut from a crop the hand in front fills, pulls it onto that hand, whose own track (2)
+    coasts where it was. "older" and "matched" keep the track that arrived; "stayed" keeps the one that stayed."""
+    for keeps, survivor in (("older", 1), ("matched", 1), ("stayed", 2)):
+        tr = HandTracker(TrackerConfig(min_hits=1, merge_mm=40.0, merge_keeps=keeps))
+        tr.update([det(100.0, z=700.0), det(40.0)], 0.0)  # track 1 behind, track 2 in front
+        tr.update([det(90.0, z=690.0)], 0.033)  # only the hidden hand is detected: track 1 matched, 2 coasts
+        assert [t.matched for t in tr.tracks] == [True, False]
+        tr.update_from_pose(2, np.tile([42.0, 0.0, 600.0], (21, 1)), 0.9)  # stays on its hand
+        assert tr.get(2).moved_mm == pytest.approx(2.0)
+        tr.update_from_pose(1, np.tile([60.0, 0.0, 620.0], (21, 1)), 0.9)  # pulled onto the front hand
+        assert tr.get(survivor) is not None and len(tr.tracks) == 1, keeps
+    # the coasting track pulled onto a matched one: "stayed" keeps the matched one, as "matched" does
+    tr = HandTracker(TrackerConfig(min_hits=1, merge_mm=40.0, merge_keeps="stayed"))
+    tr.update([det(100.0, z=700.0), det(150.0)], 0.0)
+    tr.update([det(150.0)], 0.033)
+    tr.update_from_pose(2, np.tile([150.0, 0.0, 600.0], (21, 1)), 0.9)
+    tr.update_from_pose(1, np.tile([140.0, 0.0, 610.0], (21, 1)), 0.9)
+    assert ids(tr.tracks) == [2]
+    # a new track has moved 0 in its first frame; a tentative one still gives way to a confirmed one
+    tr = HandTracker(TrackerConfig(min_hits=2, merge_mm=40.0, merge_keeps="stayed"))
+    tr.update([det(0.0)], 0.0)
+    tr.update([det(30.0)], 0.033)
+    assert tr.tracks[0].confirmed and tr.tracks[0].moved_mm == pytest.approx(30.0)
+    tr.update([det(60.0), det(400.0)], 0.066)
+    tr.update_from_pose(1, np.tile([390.0, 0.0, 600.0], (21, 1)), 0.9)  # rejected: a jump past max_pose_jump_mm
+    assert ids(tr.tracks) == [1, 2] and not tr.get(2).confirmed and tr.get(2).moved_mm == 0.0
+
+
 def test_plain_vector_detections_and_nan_ignored():
     tr = HandTracker(TrackerConfig(min_hits=1))
     out = tr.update([np.array([0.0, 0.0, 500.0]), [np.nan, 0.0, 0.0]], 0.0)
