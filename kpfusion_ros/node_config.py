@@ -17,7 +17,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from kpfusion_ros.localization import LocalizerConfig
 from kpfusion_ros.pipeline import PipelineConfig
 from kpfusion_ros.side_test import SideTestConfig
-from kpfusion_ros.tracking import CROP_SIDES, SIDE_SOURCES, TrackerConfig
+from kpfusion_ros.tracking import CROP_SIDES, MERGE_KEEPS, SIDE_SOURCES, TrackerConfig
 
 #: The node's input topics: relative names, resolved in the node's namespace and remapped onto the
 #: camera's topics (``--ros-args -r color/image_raw:=/my_camera/color/image_raw``; the launch files do it
@@ -132,6 +132,12 @@ class NodeConfig:
                         "hands only) and their joints mirrored back: 'decided' = those published LEFT (an UNKNOWN "
                         "hand is cropped as a right hand); 'likelier' = every hand whose track's side mean leans "
                         "left, published or UNKNOWN.", choices=CROP_SIDES)
+    merge_keeps: str = _p(TrackerConfig.merge_keeps, f"Of two tracks closer than {TrackerConfig.merge_mm:g} mm (duplicates), which is kept "
+                          "(a confirmed one always beats a tentative one): 'matched' = the one matched to a "
+                          "detection this frame, then the older; 'older' = the older; 'stayed' = the one that "
+                          "moved less this frame (when one hand passes behind the other, the track pulled onto "
+                          "the front hand gives way: better on the demo recording, worse on rendered sequences; "
+                          "docs/results/merge_stayed_2026-12-03/).", choices=MERGE_KEEPS)
     # --- outputs -------------------------------------------------------------------------------
     publish_tf: bool = _p(True, "Broadcast one TF frame per joint: <tf_prefix>hand_<id>/<joint>.")
     tf_prefix: str = _p("", "Prefix of the joint TF frames (no leading slash).")
@@ -203,6 +209,8 @@ class NodeConfig:
             errs.append("side_retest_every and side_window must be in [0, 1000] (0 = off)")
         if self.crop_side not in CROP_SIDES:
             errs.append(f"crop_side must be one of {', '.join(CROP_SIDES)}, not {self.crop_side!r}")
+        if self.merge_keeps not in MERGE_KEEPS:
+            errs.append(f"merge_keeps must be one of {', '.join(MERGE_KEEPS)}, not {self.merge_keeps!r}")
         if self.side_source not in SIDE_SOURCES:
             errs.append(f"side_source must be one of {', '.join(SIDE_SOURCES)}, not {self.side_source!r}")
         if self.marker_lifetime < 0 or self.topic_timeout <= 0 or self.diagnostics_period <= 0:
@@ -227,7 +235,7 @@ def pipeline_config(cfg: NodeConfig) -> PipelineConfig:
                       min_handedness_confidence=cfg.min_handedness_confidence,
                       centre_score_weight=cfg.centre_score_weight, side_source=cfg.side_source,
                       min_side_estimates=cfg.min_side_estimates, side_window=cfg.side_window,
-                      crop_side=cfg.crop_side)
+                      crop_side=cfg.crop_side, merge_keeps=cfg.merge_keeps)
     side_test = replace(SideTestConfig(), retest_every=cfg.side_retest_every)
     return PipelineConfig(model_path=cfg.model_path, device=cfg.device, fp16=cfg.fp16,
                           refine_iterations=cfg.refine_iterations, cube_mm=cfg.cube_size * 1000.0,

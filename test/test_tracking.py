@@ -336,6 +336,17 @@ def test_merge_keeps_stayed_keeps_the_track_that_was_there():
     assert ids(tr.tracks) == [1, 2] and not tr.get(2).confirmed and tr.get(2).moved_mm == 0.0
 
 
+def test_merge_keeps_is_a_node_parameter():
+    from dataclasses import replace
+
+    from kpfusion_ros.node_config import NodeConfig, pipeline_config
+
+    assert NodeConfig().merge_keeps == TrackerConfig().merge_keeps == "matched"
+    assert pipeline_config(replace(NodeConfig(), merge_keeps="stayed")).tracker.merge_keeps == "stayed"
+    assert "merge_keeps must be one of older, matched, stayed" in " ".join(
+        replace(NodeConfig(), merge_keeps="newest").validate())
+
+
 def test_plain_vector_detections_and_nan_ignored():
     tr = HandTracker(TrackerConfig(min_hits=1))
     out = tr.update([np.array([0.0, 0.0, 500.0]), [np.nan, 0.0, 0.0]], 0.0)
