@@ -132,8 +132,8 @@ class NodeConfig:
                         "hands only) and their joints mirrored back: 'decided' = those published LEFT (an UNKNOWN "
                         "hand is cropped as a right hand); 'likelier' = every hand whose track's side mean leans "
                         "left, published or UNKNOWN.", choices=CROP_SIDES)
-    merge_keeps: str = _p(TrackerConfig.merge_keeps, f"Of two tracks closer than {TrackerConfig.merge_mm:g} mm (duplicates), which is kept "
-                          "(a confirmed one always beats a tentative one): 'matched' = the one matched to a "
+    merge_keeps: str = _p(TrackerConfig.merge_keeps, f"Of two tracks closer than {TrackerConfig.merge_mm:g} mm "
+                          "(duplicates), which is kept (a confirmed one always beats a tentative one): 'matched' = the one matched to a "
                           "detection this frame, then the older; 'older' = the older; 'stayed' = the one that "
                           "moved less this frame (when one hand passes behind the other, the track pulled onto "
                           "the front hand gives way: better on the demo recording, worse on rendered sequences; "

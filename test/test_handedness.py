@@ -128,6 +128,14 @@ def test_left_hand_mirrored_through_the_network_and_back_exactly():
         assert np.allclose(pixels[0, :, 0], gt[:, 0] * fx / gt[:, 2] + cx, atol=1e-3)
 
 
+def _detect_near(pipe, gt, right_logit, p_right):
+    """The pipeline's localiser finds one hand near the labelled one (score 0.95), with this side estimate."""
+    c0 = gt.mean(0)
+    pipe.localizer.localize = (lambda depth, cam: [HandCandidate(
+        centre_mm=c0 + np.array([5.0, 5.0, -20.0]), bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2],
+        score=0.95, right_logit=right_logit, p_right=p_right)])
+
+
 def test_pipeline_mirrors_left_tracks_and_publishes_their_side():
     """A localiser that says 'left': the track is LEFT, its crop mirrored, its joints back in the real frame."""
     from kpfusion_ros.model import preset
@@ -137,10 +145,7 @@ def test_pipeline_mirrors_left_tracks_and_publishes_their_side():
     oracle = OracleModel(gt, f.width)
     pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=1, tracker=TrackerConfig(**VERIFIER)),
                             model=oracle, model_cfg=preset("lite"))
-    c0 = gt.mean(0)
-    pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
-        centre_mm=c0 + np.array([5.0, 5.0, -20.0]), bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2],
-        score=0.95, right_logit=-4.0, p_right=0.018)])
+    _detect_near(pipe, gt, right_logit=-4.0, p_right=0.018)
     oracle.mirrored = torch.tensor([True])
     for i in range(3):
         r = pipe.process(f.color, f.depth.astype(np.float32), f.cam, stamp=0.1 * i)
@@ -187,10 +192,7 @@ def test_pipeline_with_likelier_mirrors_an_unknown_left_leaning_hand_and_publish
         tcfg = TrackerConfig(crop_side=policy, **VERIFIER)
         pipe = HandPosePipeline(PipelineConfig(device="cpu", refine_iterations=0, tracker=tcfg), model=oracle,
                                 model_cfg=preset("lite"))
-        c0 = gt.mean(0)
-        pipe.localizer.localize = (lambda depth, cam, c0=c0: [HandCandidate(
-            centre_mm=c0 + np.array([5.0, 5.0, -20.0]), bbox=(0, 0, 10, 10), pixel_count=1, mean_depth_mm=c0[2],
-            score=0.95, right_logit=-0.5, p_right=0.38)])
+        _detect_near(pipe, gt, right_logit=-0.5, p_right=0.38)
         oracle.mirrored = torch.tensor([mirrored])
         for i in range(3):
             r = pipe.process(f.color, f.depth.astype(np.float32), f.cam, stamp=0.1 * i)

@@ -1,4 +1,5 @@
-"""Run a tool or script with TrackerConfig.merge_keeps set (it is not a node parameter):
+"""Run a tool or script with TrackerConfig.merge_keeps set (how this study's runs were made, before merge_keeps
+became a node parameter; jumps.py and kpfusion-bag now take it as ``--param merge_keeps=...``):
 
     python -P run_with.py matched -m kpfusion_ros.tools.eval_real ARGS...
     python -P run_with.py matched ../side_reset_2026-12-02/jumps.py log 401,402,403 A.json
