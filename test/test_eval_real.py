@@ -259,10 +259,11 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
                   "random:lite", "--verifier", "none", "--protocols", "node", "--max-frames", "1", "--json", str(geo),
                   "--refine-iterations", "0", "--centre-score-weight", "0.5", "--min-handedness-confidence", "0.8",
-                  "--side-gain", "6.75", "--side-size-gain", "5.09", "--quiet")
+                  "--side-gain", "6.75", "--side-size-gain", "5.09", "--merge-keeps", "stayed", "--quiet")
     assert res.returncode == 0, res.stderr
     geo_node = json.loads(geo.read_text())["node"]
     pipe = geo_node["pipeline"]
+    assert pipe["merge_keeps"] == "stayed"  # --merge-keeps, recorded
     assert pipe["verifier_path"] == "none" and pipe["refine_iterations"] == 0  # --refine-iterations, recorded too
     assert pipe["centre_score_weight"] == 0.5 == geo_node["confidence"]["parts"]["centre_score_weight"]
     assert (pipe["min_handedness_confidence"], pipe["side_gain"], pipe["side_size_gain"]) == (0.8, 6.75, 5.09)
@@ -331,5 +332,24 @@ def test_node_protocol_on_rendered_sequences_with_two_hands(tmp_path):
     assert n["centre_error_mm"]["median"] <= 30.0
     assert n["pose"]["mpjpe_mm"] < 45.0
     assert sum(n["handedness"]["counts"].values()) == n["found"]
+    assert n["identity_switches"]["tracks"] >= 2 and n["identity_switches"]["count"] >= 0
     bad = run_cli("kpfusion_ros.tools.eval_real", "--synthetic-sequences", "1,x", "--quiet")
     assert bad.returncode != 0 and "--synthetic-sequences" in bad.stderr
+    # a crossing that does not fit the sequence: a clear error before any frame is evaluated
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--synthetic-sequences", "301", "--sequence-frames", "60",
+                  "--cross-at", "0.5", "--quiet")
+    assert bad.returncode != 0 and "cross_at 0.5" in bad.stderr and "must lie" in bad.stderr
+
+
+def test_identity_switches_count_a_track_found_on_another_labelled_hand():
+    from kpfusion_ros.evaluation.real_frames import identity_switches
+
+    found = [("a", 0, 1, "right"), ("a", 0, 2, "left"), ("a", 1, 1, "right"), ("a", 1, 2, "left"),
+             ("a", 2, 1, "left"),  # track 1 now on the left hand: a switch
+             ("a", 3, 1, "left"),  # still there: not another one
+             ("a", 4, 1, "right"),  # back: a second switch
+             ("b", 0, 1, "left")]  # the same id in another sequence is another track
+    r = identity_switches(found)
+    assert r["count"] == 2 and r["tracks"] == 3
+    assert [(s["frame"], s["from"], s["to"]) for s in r["list"]] == [(2, "right", "left"), (4, "left", "right")]
+    assert identity_switches([])["count"] == 0

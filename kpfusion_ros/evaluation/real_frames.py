@@ -330,7 +330,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
     gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": []}
     nd = {"found": 0, "hands": 0, "elsewhere": 0, "centre_err": [], "mean_err": [], "pred": [], "gt": [],
           "true_conf": [], "false_conf": [], "true_parts": [], "false_parts": [], "handedness": [], "label_side": [],
-          "false": []}
+          "false": [], "identity": []}
     per_frame_cands: list[dict] = []
     label_dz: list = []
     it = todo
@@ -374,6 +374,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
                 nd["true_parts"].append(_confidence_parts(h))
                 nd["handedness"].append(int(h.handedness))
                 nd["label_side"].append(sides[g])
+                nd["identity"].append((seq, fno, int(h.track_id), sides[g] or str(g)))
             for d, h in enumerate(res.hands):
                 if d in matched:
                     continue
@@ -454,6 +455,21 @@ def _confidence_parts(hand) -> list:
     return [f(hs), f(pc), float(hand.confidence), f(cs)]
 
 
+def identity_switches(found: list) -> dict:
+    """Identity switches of published tracks: ``found`` holds (sequence, frame, track id, labelled hand) per found
+    hand in frame order. A switch is a found hand whose labelled hand differs from the one its track was last
+    found on (a track id counts within its sequence). Only published, found hands are seen: a track that is
+    pulled onto the other hand while not published, or whose hand is then missed, is not counted here."""
+    last: dict = {}
+    switches = []
+    for seq, frame, tid, label in found:
+        key = (seq, tid)
+        if key in last and last[key] != label:
+            switches.append({"sequence": seq, "frame": frame, "track_id": tid, "from": last[key], "to": label})
+        last[key] = label
+    return {"count": len(switches), "tracks": len(last), "list": switches}
+
+
 def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
     gt = np.asarray(nd["gt"], dtype=np.float64).reshape(-1, 21, 3)
     pred = np.asarray(nd["pred"], dtype=np.float64).reshape(-1, 21, 3)
@@ -471,6 +487,7 @@ def _node_result(nd: dict, cfg: RealEvalConfig, pipeline_config) -> dict:
         "predicted_joint_mean_error_mm": _stats(nd["mean_err"]),
         "pose": pose_metrics(pred, gt, cfg.pck_mm),
         "hand_size": {"predicted": hand_size(pred), "labels": hand_size(gt)},
+        "identity_switches": identity_switches(nd["identity"]),
         "handedness": {"accuracy": float(np.mean(correct)) if correct else float("nan"), "counts": counts,
                        "correct": int(sum(correct)), "decided": len(decided),
                        "accuracy_of_decided": float(np.mean(decided)) if decided else float("nan")},

@@ -26,7 +26,7 @@ import sys
 from dataclasses import replace
 
 from .dataset_args import add_dataset_arguments, open_dataset
-from ..tracking import CROP_SIDES, SIDE_SOURCES
+from ..tracking import CROP_SIDES, MERGE_KEEPS, SIDE_SOURCES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "grasps and carries an object, a left hand entering later, clutter) through the same "
                         "protocols")
     p.add_argument("--sequence-frames", type=int, default=120, help="frames per rendered sequence (30 fps)")
+    p.add_argument("--cross-at", type=float, default=None, metavar="FRAC",
+                   help="rendered sequences: the left hand crosses in front of or behind the right one at this "
+                        "fraction of the sequence (kpfusion_ros/data/synthetic/crossing.py; default: no crossing)")
     p.add_argument("--width", type=int, default=320, help="rendered sequences: image width")
     p.add_argument("--height", type=int, default=240, help="rendered sequences: image height")
     from ..data.synthetic import SENSORS
@@ -71,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "track (0 = never; default: the node's default)")
     p.add_argument("--side-window", type=int, default=None,
                    help="a track's side is the mean of its last N side estimates (0 = all; default: the node's)")
+    p.add_argument("--merge-keeps", choices=MERGE_KEEPS, default=None,
+                   help="the tracker's merge_keeps: which of two duplicate tracks is kept (default: the node's)")
     p.add_argument("--crop-side", choices=CROP_SIDES, default=None,
                    help="the tracker's crop_side: mirror a track's crop once its side is published LEFT ('decided') "
                         "or whenever its side mean leans left ('likelier'; default: the node's)")
@@ -114,8 +119,11 @@ def _synthetic_sequences(args):
     try:
         seeds = [int(s) for s in args.synthetic_sequences.split(",") if s.strip()]
         get_sensor(args.sensor)
-        return SyntheticSequences(seeds, num_frames=args.sequence_frames,
-                                  config=SyntheticConfig(width=args.width, height=args.height, sensor=args.sensor))
+        reader = SyntheticSequences(seeds, num_frames=args.sequence_frames, cross_at=args.cross_at,
+                                    config=SyntheticConfig(width=args.width, height=args.height, sensor=args.sensor))
+        if args.cross_at is not None:
+            reader[0]  # a crossing that does not fit the sequence is an argument error: say so before the run
+        return reader
     except (ValueError, KeyError) as e:
         raise SystemExit(f"kpfusion-eval-real: --synthetic-sequences: {e}") from e
 
@@ -157,6 +165,8 @@ def main(argv=None) -> int:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, side_window=args.side_window))
     if args.crop_side is not None:
         pcfg = replace(pcfg, tracker=replace(pcfg.tracker, crop_side=args.crop_side))
+    if args.merge_keeps is not None:
+        pcfg = replace(pcfg, tracker=replace(pcfg.tracker, merge_keeps=args.merge_keeps))
     if args.min_handedness_confidence is not None:
         if not 0.5 <= args.min_handedness_confidence <= 1.0:
             raise SystemExit("kpfusion-eval-real: --min-handedness-confidence must be in [0.5, 1], got "

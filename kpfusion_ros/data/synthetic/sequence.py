@@ -4,7 +4,9 @@ Script ("a few seconds at 30 Hz, one and then two hands moving, grasping an
 object, passing close to the edge of view"): a right hand moves between random
 key poses (one of them next to the image border), reaches an object, closes a
 grasp on it and carries it; from ``second_hand_at`` (fraction of the duration)
-a left hand enters from the side and moves around. Poses, positions and
+a left hand enters from the side and moves around. With ``cross_at`` (fraction of the duration) the left hand
+is pulled onto the right one around that time, in front of or behind it, without the two passing through each
+other (:mod:`.crossing`). Poses, positions and
 orientations are interpolated with Catmull-Rom splines through keyframes
 (orientation: finger direction and palm normal splined, then re-orthonormalised).
 The background, camera and subjects are fixed for the sequence; sensor noise is
@@ -21,6 +23,7 @@ import numpy as np
 from . import hand_model as hm
 from .generator import SyntheticConfig, frame_generator, render_scenes
 from .hand_model import normal, normalize, uniform
+from .crossing import CROSS_STREAM, Crossing, CrossingMotion
 from .grasp import make_grasp
 from .scene import (OBJECT_INSTANCE, HandState, SceneSpec, Solid, place_hand, random_color, sample_background,
                     sample_camera, texture)
@@ -60,21 +63,22 @@ def _key(gen, W, H, z_range, edge: bool = False, enter_from: int | None = None):
     return np.concatenate([[u, v, z], d, n])
 
 
-def render_sequence(
+def sequence_scenes(
     seed: int,
     num_frames: int = 150,
     fps: float = 30.0,
     config: SyntheticConfig | None = None,
-    device="cpu",
-    batch_size: int = 8,
     second_hand_at: float = 0.45,
     grasp_at: float = 0.3,
-    start_stamp: float = 0.0,
-):
-    """Yield ``(stamp_seconds, HandFrame)`` for a smooth sequence (see module docstring)."""
+    cross_at: float | None = None,
+) -> list[SceneSpec]:
+    """The scene of every frame of a sequence (see module docstring), before sensor sampling and rendering.
+
+    ``cross_at``: None (no crossing), or the fraction of the duration at which the left hand is over the right
+    one; its whole window (:class:`.crossing.Crossing`) must lie after the left hand has entered and before the end.
+    """
     config = config or SyntheticConfig()
     W, H = config.width, config.height
-    sensor = config.effective_sensor
     gen = frame_generator(seed, _SEQ_INDEX)
     T = max(num_frames - 1, 1) / fps
     cam = sample_camera(gen, W, H, config.scene)
@@ -117,35 +121,65 @@ def render_sequence(
         w = w * w * (3 - 2 * w)
         return np.clip((1 - w) * pre + w * grasp_pose, hm.POSE_LO, hm.POSE_HI)
 
+    crossing = None
+    if cross_at is not None:
+        crossing = Crossing.draw(frame_generator(seed, CROSS_STREAM), float(cross_at) * T)
+        if crossing.start < t_enter + 0.2 or crossing.end > T:
+            raise ValueError(f"cross_at {cross_at}: the crossing ({crossing.start:.2f}-{crossing.end:.2f} s) must lie "
+                             f"between the left hand's entry + 0.2 s ({t_enter + 0.2:.2f} s) and the end ({T:.2f} s)")
+
+    def stateB(t):
+        return state(shapeB, keysB, tB, t, np.clip(_catmull(posesB, tB, t), hm.POSE_LO, hm.POSE_HI))
+
+    def object_at(t, hA):
+        if t >= t_grasp:
+            return replace(obj0, center=hA.R @ c_local + hA.t, R=hA.R @ R_local)
+        return obj0
+
+    motion = None if crossing is None else CrossingMotion(crossing, fps)
+
     bg = sample_background(gen, W, H, cam, float(np.mean(z_range)), replace(config.scene, p_occluder=0.0), [])
 
-    batch, stamps, idxs = [], [], []
+    times = [i / fps for i in range(num_frames)]
+    firsts = [state(shapeA, keysA, tA, t, poseA(t)) for t in times]
+    objects = [object_at(t, hA) for t, hA in zip(times, firsts)]
+    two = [i for i, t in enumerate(times) if t >= t_enter]
+    seconds = {i: stateB(times[i]) for i in two}
+    if motion is not None:  # the whole path at once: a push may start before the hands meet
+        placed = motion.plan([times[i] for i in two], [firsts[i] for i in two], [seconds[i] for i in two],
+                             [objects[i] for i in two])
+        seconds = dict(zip(two, placed))
+    return [SceneSpec(W, H, cam, [firsts[i]] + ([seconds[i]] if i in seconds else []), [objects[i]], bg, {})
+            for i in range(num_frames)]
 
-    def flush():
+
+def render_sequence(
+    seed: int,
+    num_frames: int = 150,
+    fps: float = 30.0,
+    config: SyntheticConfig | None = None,
+    device="cpu",
+    batch_size: int = 8,
+    second_hand_at: float = 0.45,
+    grasp_at: float = 0.3,
+    start_stamp: float = 0.0,
+    cross_at: float | None = None,
+):
+    """Yield ``(stamp_seconds, HandFrame)`` for a smooth sequence (:func:`sequence_scenes`, rendered in batches
+    with per-frame sensor noise drawn from (seed, frame))."""
+    config = config or SyntheticConfig()
+    sensor = config.effective_sensor
+    scenes = sequence_scenes(seed, num_frames, fps, config, second_hand_at, grasp_at, cross_at)
+    for b in range(0, num_frames, batch_size):
+        idxs = list(range(b, min(b + batch_size, num_frames)))
+        batch = [scenes[i] for i in idxs]
         gens = [frame_generator(seed, 1 + i) for i in idxs]
         for g, sc in zip(gens, batch):
             sc.sensor = sample_sensor_params(g, sensor)
-        fb = render_scenes(batch, gens, sensor, device, config.roi, False,
-                           seeds=[seed] * len(idxs), indices=list(idxs), stamps=list(stamps))
-        return fb.frames()
-
-    for i in range(num_frames):
-        t = i / fps
-        hA = state(shapeA, keysA, tA, t, poseA(t))
-        if t >= t_grasp:
-            obj = replace(obj0, center=hA.R @ c_local + hA.t, R=hA.R @ R_local)
-        else:
-            obj = obj0
-        hands = [hA]
-        if t >= t_enter:
-            hands.append(state(shapeB, keysB, tB, t, np.clip(_catmull(posesB, tB, t), hm.POSE_LO, hm.POSE_HI)))
-        batch.append(SceneSpec(W, H, cam, hands, [obj], bg, {}))
-        stamps.append(start_stamp + t)
-        idxs.append(i)
-        if len(batch) == batch_size or i == num_frames - 1:
-            for f in flush():
-                yield f.stamp, f
-            batch, stamps, idxs = [], [], []
+        fb = render_scenes(batch, gens, sensor, device, config.roi, False, seeds=[seed] * len(idxs),
+                           indices=idxs, stamps=[start_stamp + i / fps for i in idxs])
+        for f in fb.frames():
+            yield f.stamp, f
 
 
 class SyntheticSequences:
@@ -160,7 +194,7 @@ class SyntheticSequences:
     """
 
     def __init__(self, seeds, num_frames: int = 120, fps: float = 30.0, config: SyntheticConfig | None = None,
-                 device="cpu"):
+                 device="cpu", cross_at: float | None = None):
         seeds = [int(s) for s in seeds]
         if not seeds:
             raise ValueError("SyntheticSequences needs at least one seed")
@@ -171,6 +205,7 @@ class SyntheticSequences:
         self.seeds, self.num_frames, self.fps = seeds, int(num_frames), float(fps)
         self.config = config or SyntheticConfig()
         self.device = device
+        self.cross_at = None if cross_at is None else float(cross_at)
         self.sequences = [f"seed_{s}" for s in seeds]
         self._cached: tuple[int, list] | None = None
 
@@ -195,6 +230,7 @@ class SyntheticSequences:
         k, f = divmod(self._check(i), self.num_frames)
         if self._cached is None or self._cached[0] != k:
             frames = [fr for _, fr in render_sequence(self.seeds[k], num_frames=self.num_frames, fps=self.fps,
-                                                      config=self.config, device=self.device)]
+                                                      config=self.config, device=self.device,
+                                                      cross_at=self.cross_at)]
             self._cached = (k, frames)
         return self._cached[1][f]
