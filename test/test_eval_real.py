@@ -254,6 +254,7 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     assert len(json.loads(cands.read_text(), parse_constant=no_nan)) == 2
     text = md.read_text()
     assert "mean training pose at GT centre" in text and "Node defaults end to end" in text
+    assert "Identity switches" in text and res["node"]["identity_switches"]["count"] == 0  # one labelled hand
     # --verifier: the localiser's verifier weights ('none' = the geometric stage alone), recorded in the JSON
     geo = tmp_path / "g.json"
     res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",

@@ -581,7 +581,9 @@ def markdown_table(res: dict) -> str:
                   f"{_f(p['pa_mpjpe_mm'])} | " + " | ".join(_f(p[k], 3) for k in pk) + f" | "
                   f"{_f(n['handedness']['accuracy'], 3)} | {_f(n['confidence']['auroc_true_vs_false'], 3)} |",
                   "", "Detections elsewhere include the subject's other hand when it is visible and found "
-                  "(F-PHAB labels only the right hand)."]
+                  "(F-PHAB labels only the right hand).",
+                  "", f"Identity switches (a published track found on another labelled hand than before): "
+                  f"{n['identity_switches']['count']} over {n['identity_switches']['tracks']} tracks."]
         rows = n["confidence"]["tradeoff"]
         lines += ["", "Published hands kept by a `min_hand_confidence` threshold (this run's hands; F1 of found "
                   "against labelled hands):", "",
