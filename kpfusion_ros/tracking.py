@@ -88,6 +88,8 @@ Per-frame cost is a few microseconds per track; numpy only for the 3-vectors.
 
 from __future__ import annotations
 
+import functools
+
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -107,7 +109,7 @@ SIDE_SOURCES = ("verifier", "stability")
 #: LEFT) or "likelier" (whenever its side mean leans left, published or not).
 CROP_SIDES = ("decided", "likelier")
 #: Which of two duplicate tracks is kept (:attr:`TrackerConfig.merge_keeps`).
-MERGE_KEEPS = ("older", "matched", "stayed")
+MERGE_KEEPS = ("older", "matched", "stayed", "matched_unless_jumped")
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,9 @@ class TrackerConfig:
     #: or "matched" (confirmed first, then the one matched to a detection in this frame, then the older one:
     #: a coasting track pulled onto a hand another track holds gives way), or "stayed" (confirmed first, then the
     #: one whose centre moved less since the start of this frame's update, then the older one: a track that
-    #: jumped onto another's hand gives way; docs/results/merge_stayed_2026-12-03/). "matched" is the default
+    #: jumped onto another's hand gives way; docs/results/merge_stayed_2026-12-03/), or "matched_unless_jumped"
+    #: (confirmed first; then, if one moved at least ``merge_mm`` more than the other this frame, the other: it
+    #: jumped into the merge distance from outside it; otherwise as "matched"). "matched" is the default
     #: since 2026-12-03, by the rule of docs/results/merge_2026-12-03/ (fewer identity switches, error and
     #: sides held).
     merge_keeps: str = "matched"
@@ -703,6 +707,18 @@ class HandTracker:
         return self.get(track_id) is not None
 
     # ----------------------------------------------------------------- helpers
+    def _jump_aware_order(self, a: Track, b: Track) -> int:
+        """merge_keeps "matched_unless_jumped": < 0 when ``a`` is kept before ``b``. Exact for a pair of
+        duplicates (the case it is for); with more tracks the order is one that Python's sort settles on."""
+        if a.confirmed != b.confirmed:
+            return -1 if a.confirmed else 1
+        d = a.moved_mm - b.moved_mm
+        if abs(d) >= self.config.merge_mm:
+            return -1 if d < 0 else 1
+        if a.matched != b.matched:
+            return -1 if a.matched else 1
+        return a.id - b.id
+
     def _merge_duplicates(self) -> None:
         md = self.config.merge_mm
         if md <= 0 or len(self._tracks) < 2:
@@ -711,8 +727,11 @@ class HandTracker:
         # this frame beats a coasting one; with "stayed" the one that moved less this frame beats the other; then the
         # older (lower id) wins
         keeps = self.config.merge_keeps
-        ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, keeps == "matched" and not t.matched,
-                                                     t.moved_mm if keeps == "stayed" else 0.0, t.id))
+        if keeps == "matched_unless_jumped":
+            ranked = sorted(self._tracks, key=functools.cmp_to_key(self._jump_aware_order))
+        else:
+            ranked = sorted(self._tracks, key=lambda t: (not t.confirmed, keeps == "matched" and not t.matched,
+                                                         t.moved_mm if keeps == "stayed" else 0.0, t.id))
         kept: list[Track] = []
         for t in ranked:
             if all(np.linalg.norm(t.centre_mm - k.centre_mm) >= md for k in kept):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -336,14 +337,33 @@ def test_merge_keeps_stayed_keeps_the_track_that_was_there():
     assert ids(tr.tracks) == [1, 2] and not tr.get(2).confirmed and tr.get(2).moved_mm == 0.0
 
 
-def test_merge_keeps_is_a_node_parameter():
-    from dataclasses import replace
+def test_merge_keeps_matched_unless_jumped_lets_a_jumped_track_give_way():
+    """"matched_unless_jumped": the track that moved at least merge_mm more this frame gives way (the demo's
+    switch: it keeps the track that stayed, as "stayed" does); otherwise the matched one is kept, as "matched"."""
+    cfg = TrackerConfig(min_hits=1, merge_mm=40.0, merge_keeps="matched_unless_jumped")
+    # the demo's switch (as in the "stayed" test): track 1, matched, is pulled ~89 mm onto the front hand; 2 moved 2
+    tr = HandTracker(cfg)
+    tr.update([det(100.0, z=700.0), det(40.0)], 0.0)
+    tr.update([det(90.0, z=690.0)], 0.033)
+    tr.update_from_pose(2, np.tile([42.0, 0.0, 600.0], (21, 1)), 0.9)
+    tr.update_from_pose(1, np.tile([60.0, 0.0, 620.0], (21, 1)), 0.9)
+    assert ids(tr.tracks) == [2]
+    # two tracks that moved about as much (30 and 20 mm) meet: the matched one stays, although it moved more
+    for keeps, survivor in (("matched_unless_jumped", 1), ("stayed", 2)):
+        tr = HandTracker(replace(cfg, merge_keeps=keeps))
+        tr.update([det(0.0), det(80.0)], 0.0)
+        tr.update([det(30.0)], 0.033)  # track 1 matched (moved 30), track 2 coasts
+        assert [t.matched for t in tr.tracks] == [True, False]
+        tr.update_from_pose(2, np.tile([60.0, 0.0, 600.0], (21, 1)), 0.9)  # moved 20, now 30 from track 1
+        assert ids(tr.tracks) == [survivor], keeps
 
+
+def test_merge_keeps_is_a_node_parameter():
     from kpfusion_ros.node_config import NodeConfig, pipeline_config
 
     assert NodeConfig().merge_keeps == TrackerConfig().merge_keeps == "matched"
     assert pipeline_config(replace(NodeConfig(), merge_keeps="stayed")).tracker.merge_keeps == "stayed"
-    assert "merge_keeps must be one of older, matched, stayed" in " ".join(
+    assert "merge_keeps must be one of older, matched, stayed, matched_unless_jumped" in " ".join(
         replace(NodeConfig(), merge_keeps="newest").validate())
 
 
