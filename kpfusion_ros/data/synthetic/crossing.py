@@ -4,7 +4,7 @@ A *crossing* pulls the second hand of a rendered sequence (:func:`.sequence.rend
 hand's position in the image around a chosen time, at a depth gap, so that one hand occludes the other for a
 while. That is where a tracker can swap identities or let one track take over the other hand.
 
-Each two-hand frame is placed in order (:meth:`CrossingMotion.place`):
+The second hand's path is placed over the whole sequence at once (:meth:`CrossingMotion.plan`):
 
 1. The pull. With ``w(t)`` a smooth bump (0 outside the window, 1 on its middle ``hold_s``), the second hand's
    joint mean moves from where its own path has it towards ``first hand's joint mean + offset + order · gap · ẑ``
@@ -19,11 +19,15 @@ Each two-hand frame is placed in order (:meth:`CrossingMotion.place`):
    frame is not, the second hand is pushed along ``order`` (camera z) by the least amount that
    separates it (bisection to 0.5 mm). So while the hands overlap in the image, their depth order cannot flip:
    they cannot pass through each other.
-3. Continuity. A push is carried to the next frame and relaxes by ``relax`` per frame, instead of snapping back.
+3. Smoothness. Each frame's push is found first on its own; then, per depth order, the pushes are spread in time
+   (:func:`rate_limited`) so that the second hand's extra depth changes by at most ``max_speed_mm_s`` (450 mm/s):
+   it starts moving aside before the hands meet and drifts back after. Each frame is checked again, and one that
+   is still not separated gets the rest of its push on its own (counted in ``late_pushes``).
 
 Every two-hand frame of a sequence with a crossing goes through steps 2–3, not only the window: the two hands'
-own paths are independent and may meet elsewhere too. The crossing's random draws come from their own generator
-stream, so the paths, poses, background and noise are those of the same seed without it.
+own paths are independent and may meet elsewhere too (without a crossing the renderer lets them interpenetrate).
+The crossing's random draws come from their own generator stream, so the paths, poses, background and noise are
+those of the same seed without it.
 """
 
 from __future__ import annotations
