@@ -136,8 +136,9 @@ class NodeConfig:
                           "(duplicates), which is kept (a confirmed one always beats a tentative one): 'matched' = the one matched to a "
                           "detection this frame, then the older; 'older' = the older; 'stayed' = the one that "
                           "moved less this frame (when one hand passes behind the other, the track pulled onto "
-                          "the front hand gives way: better on the demo recording and where hands cross, worse on "
-                          "rendered sequences without crossings; docs/results/merge_stayed_2026-12-03/, "
+                          "the front hand gives way: better on the demo recording and on crossings 501-506, worse on "
+                          "crossings 507-512 and on rendered sequences without crossings; "
+                          "docs/results/merge_stayed_2026-12-03/, "
                           "docs/results/crossing_2026-12-03/); 'matched_unless_jumped' = as 'matched', unless one "
                           "moved at least the merge distance more than the other this frame: then the other.",
                           choices=MERGE_KEEPS)
