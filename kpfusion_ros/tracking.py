@@ -89,7 +89,6 @@ Per-frame cost is a few microseconds per track; numpy only for the 3-vectors.
 from __future__ import annotations
 
 import functools
-
 import math
 from collections import deque
 from dataclasses import dataclass, field

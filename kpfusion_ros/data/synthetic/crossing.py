@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ...tracking import joint_mean
 from .hand_model import normal, uniform
 from .scene import HandState, Solid, hand_cones
 
@@ -89,7 +90,8 @@ def clearance_mm(ca: np.ndarray, ra: np.ndarray, cb: np.ndarray, rb: np.ndarray)
 
 
 def joint_mean_mm(h: HandState) -> np.ndarray:
-    return hand_cones(h)[3].mean(axis=0)
+    """The hand's centre as the tracker and the crops define it (:func:`kpfusion_ros.tracking.joint_mean`)."""
+    return joint_mean(hand_cones(h)[3])
 
 
 def _shifted(h: HandState, dz: float) -> HandState:
