@@ -106,3 +106,30 @@ FINGER_COLORS: dict[str, tuple[float, float, float]] = {
     "ring": (0.13, 0.59, 0.95),
     "pinky": (0.61, 0.15, 0.69),
 }
+
+
+def bone_lengths(joints, bones: tuple[tuple[int, int], ...] = NETWORK_BONES) -> np.ndarray:
+    """Length of every bone: ``joints`` (..., 21, 3) → (..., 20), in ``bones``' order (default the network
+    order's :data:`NETWORK_BONES`; pass :data:`BONES` for public-order joints). Unlike a wrist-to-tip
+    distance it does not change when the fingers flex."""
+    j = np.asarray(joints, dtype=np.float64)
+    p, c = (np.array(x, dtype=np.int64) for x in zip(*bones))
+    return np.linalg.norm(j[..., c, :] - j[..., p, :], axis=-1)
+
+
+def with_bone_lengths(joints, lengths, bones: tuple[tuple[int, int], ...] = NETWORK_BONES) -> np.ndarray:
+    """``joints`` (..., 21, 3) rebuilt from the wrist outwards with every bone's direction kept and its length
+    set to ``lengths`` (..., 20, in ``bones``' order, broadcast against the leading axes). Every parent must
+    come before its child in ``bones`` (true of both orders' constants)."""
+    j = np.asarray(joints, dtype=np.float64)
+    ln = np.broadcast_to(np.asarray(lengths, dtype=np.float64), j.shape[:-2] + (len(bones),))
+    out = j.copy()
+    done = {b[0] for b in bones} - {b[1] for b in bones}  # the root (the wrist)
+    for k, (p, c) in enumerate(bones):
+        if p not in done:
+            raise ValueError(f"bone {k} ({p} → {c}) comes before a bone ending at its parent")
+        d = j[..., c, :] - j[..., p, :]
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        out[..., c, :] = out[..., p, :] + np.divide(d, n, out=np.zeros_like(d), where=n > 0) * ln[..., k, None]
+        done.add(c)
+    return out

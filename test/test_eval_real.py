@@ -21,8 +21,8 @@ import fphab_fixture as fx  # noqa: E402
 
 from kpfusion_ros.evaluation.metrics import auroc, pck  # noqa: E402
 from kpfusion_ros.evaluation.real_frames import (  # noqa: E402
-    TRADEOFF_THRESHOLDS, RealEvalConfig, detection_f1, evaluate_real, hand_size, jitter_mm, label_depth_offsets,
-    mean_training_pose, pose_metrics)
+    TRADEOFF_THRESHOLDS, RealEvalConfig, bone_length_medians, detection_f1, evaluate_real, hand_size, jitter_mm,
+    label_depth_offsets, mean_training_pose, pose_metrics, skeleton_floor, training_labels)
 
 SEQ = "Subject_1/put_salt/1"
 STEP = (3.0, 0.0, 4.0)  # the fixture hand moves 5 mm per frame
@@ -103,6 +103,37 @@ def test_mean_training_pose_is_the_training_labels_mean():
     np.testing.assert_allclose(m, want, atol=1e-3)
 
 
+def test_summed_bone_length_ignores_flexion_and_the_convention_floor():
+    """Curling a finger shortens wrist → middle tip but not the summed bone length; a hand drawn with the
+    training skeleton's proportions has a zero convention floor, one with a longer thumb does not."""
+    from kpfusion_ros import joints as J
+
+    tr = training_labels(24, width=160, height=120, chunk=12)
+    ref = np.median(J.bone_lengths(tr), axis=0)
+    hand = J.with_bone_lengths(fx.hand_network((0, 0, 400)), 1.1 * ref)  # the training proportions, 10 % larger
+    curled = hand.copy()
+    i = J.NETWORK_JOINT_INDEX
+    pip = i["middle_pip"]
+    for k in (i["middle_dip"], i["middle_tip"]):  # fold the finger 90° about the PIP (x axis)
+        v = hand[k] - hand[pip]
+        curled[k] = hand[pip] + np.array([v[0], -v[2], v[1]])
+    a, b = hand_size(hand[None]), hand_size(curled[None])
+    assert b["wrist_to_middle_tip_mm"]["median"] < a["wrist_to_middle_tip_mm"]["median"] - 5
+    assert b["bone_length_sum_mm"]["median"] == pytest.approx(a["bone_length_sum_mm"]["median"], abs=1e-9)
+    assert a["bone_length_sum_mm"]["median"] == pytest.approx(1.1 * ref.sum(), rel=1e-9)
+    assert skeleton_floor(np.stack([hand, curled]), tr)["mpjpe_mm"] == pytest.approx(0.0, abs=1e-6)
+    long_thumb = 1.1 * ref.copy()
+    k_thumb = [k for k, (p, c) in enumerate(J.NETWORK_BONES) if J.NETWORK_JOINT_NAMES[c].startswith("thumb")]
+    long_thumb[k_thumb] *= 1.5
+    odd = J.with_bone_lengths(hand, long_thumb)
+    f = skeleton_floor(odd[None], tr)
+    assert f["mpjpe_mm"] > 1.0
+    assert f["per_finger_mpjpe_mm"]["thumb"] > 3 * f["per_finger_mpjpe_mm"]["index"]
+    med = bone_length_medians(odd[None])
+    assert len(med) == 20 and med["thumb_cmc→thumb_mcp"] == pytest.approx(long_thumb[k_thumb[1]], rel=1e-9)
+    np.testing.assert_allclose(mean_training_pose(labels=tr), tr.mean(0))
+
+
 # ------------------------------------------------------------------------------------ both protocols
 
 @pytest.fixture(scope="module")
@@ -141,6 +172,12 @@ def test_evaluate_real_structure_and_checkable_numbers(real_root):
     err = np.linalg.norm(centre + mp[None] - gt, axis=-1)
     assert g["baseline_mean_training_pose"]["mpjpe_mm"] == pytest.approx(err.mean(), rel=1e-6)
     assert g["hand_size"]["mean_training_pose"] == hand_size(mp[None])
+    tr = training_labels(16)
+    want = skeleton_floor(gt, tr)
+    assert g["skeleton_floor"]["mpjpe_mm"] == pytest.approx(want["mpjpe_mm"], rel=1e-5)
+    assert g["skeleton_floor"]["per_finger_mpjpe_mm"] == pytest.approx(want["per_finger_mpjpe_mm"], rel=1e-5)
+    assert g["bone_lengths_mm"]["labels"] == pytest.approx(bone_length_medians(gt), rel=1e-6)
+    assert g["hand_size"]["training_labels"] == hand_size(tr)
     # label sizes and motion: the fixture hand, translating 5 mm per frame in sequence 1 (3 pairs)
     j0 = fx.hand_network((0, 0, 0))
     w, t = fx.NET_NAMES.index("wrist"), fx.NET_NAMES.index("middle_tip")

@@ -147,3 +147,29 @@ def test_message_constants_are_the_public_order():
     joints = [(n, int(v)) for n, v in consts if not n.startswith("HANDEDNESS") and n != "NUM_JOINTS"]
     assert joints == [(n.upper(), i) for n, i in J.JOINT_INDEX.items()]
     assert ("NUM_JOINTS", "21") in consts
+
+
+def test_bone_lengths_and_rebuilding_with_new_lengths():
+    rng = np.random.default_rng(3)
+    j = rng.normal(0, 40, (5, 21, 3))
+    L = J.bone_lengths(j)
+    assert L.shape == (5, 20)
+    p, c = J.NETWORK_BONES[7]
+    np.testing.assert_allclose(L[:, 7], np.linalg.norm(j[:, c] - j[:, p], axis=-1))
+    # public-order joints with the public bones give the same lengths, bone for bone by name
+    jp = J.reorder(j, "network", "public")
+    lp = J.bone_lengths(jp, J.BONES)
+    by_name = {(J.JOINT_NAMES[a], J.JOINT_NAMES[b]): lp[:, k] for k, (a, b) in enumerate(J.BONES)}
+    for k, (a, b) in enumerate(J.NETWORK_BONES):
+        np.testing.assert_allclose(by_name[(J.NETWORK_JOINT_NAMES[a], J.NETWORK_JOINT_NAMES[b])], L[:, k])
+    np.testing.assert_allclose(J.with_bone_lengths(j, L), j, atol=1e-9)  # own lengths: unchanged
+    want = rng.uniform(10, 50, 20)
+    r = J.with_bone_lengths(j, want)  # one set of lengths broadcast over the 5 hands
+    np.testing.assert_allclose(J.bone_lengths(r), np.broadcast_to(want, (5, 20)), atol=1e-9)
+    np.testing.assert_array_equal(r[:, J.NETWORK_JOINT_INDEX["wrist"]], j[:, J.NETWORK_JOINT_INDEX["wrist"]])
+    for p, c in J.NETWORK_BONES:  # every bone keeps its direction
+        d0, d1 = j[:, c] - j[:, p], r[:, c] - r[:, p]
+        cos = (d0 * d1).sum(-1) / np.linalg.norm(d0, axis=-1) / np.linalg.norm(d1, axis=-1)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-9)
+    with pytest.raises(ValueError, match="comes before"):
+        J.with_bone_lengths(j, L, tuple(reversed(J.NETWORK_BONES)))

@@ -8,8 +8,11 @@ Two protocols over the reader's frames, in sequence order:
   readers here label right hands). Beside the network, two **trivial baselines** on the same
   frames: the mean training pose placed at the GT centre (:func:`mean_training_pose`) and all 21
   joints at the GT centre. Metrics: MPJPE, PA-MPJPE, PCK at :data:`PCK_THRESHOLDS_MM`, per finger,
-  hand size (wrist → middle tip, mean joint-to-centre distance) against the labels, and the
-  frame-to-frame jitter against the labels' (:func:`jitter_mm`).
+  hand size (wrist → middle tip, mean joint-to-centre distance, summed bone length) and every bone's
+  median length against the labels', the frame-to-frame jitter against the labels' (:func:`jitter_mm`),
+  and the **convention floor** (:func:`skeleton_floor`): what the labels score when redrawn with the
+  training skeleton's proportions, i.e. what differs between the dataset's joint placement and the
+  renderer's before any network error.
 * ``node``: :class:`~kpfusion_ros.pipeline.HandPosePipeline` with the node's defaults
   (``pipeline_config(NodeConfig())``) over each sequence in frame order with its stamps (tracker
   reset between sequences). A published hand whose crop centre is ≤ ``match_mm`` from the GT joint
@@ -100,16 +103,16 @@ def _fingers() -> dict[str, list[int]]:
 # baselines and metrics
 # ---------------------------------------------------------------------------------------------
 
-def mean_training_pose(num_frames: int = MEAN_POSE_FRAMES, seed: Optional[int] = None,
-                       width: Optional[int] = None, height: Optional[int] = None, chunk: int = 64) -> np.ndarray:
-    """Mean training label: 21×3 mm, network order, relative to the joint mean (the crop centre).
+def training_labels(num_frames: int = MEAN_POSE_FRAMES, seed: Optional[int] = None,
+                    width: Optional[int] = None, height: Optional[int] = None, chunk: int = 64) -> np.ndarray:
+    """Training labels: K×21×3 mm, network order, each hand relative to its joint mean (the crop centre).
 
     The labels of frames 0..``num_frames``−1 of the synthetic training stream (``seed``, size and
     scene distribution: :class:`~kpfusion_ros.training.data.DataConfig`'s defaults), every hand as
     the network is trained on it: left hands mirrored like their crops
-    (:func:`~kpfusion_ros.geometry.mirror_points_mm`), minus the joint mean, then averaged over
-    hands. Deterministic (the renderer is a pure function of seed and index) and cache-free; only
-    the labels are needed, so each frame's scene is rendered through a 1×1-pixel window.
+    (:func:`~kpfusion_ros.geometry.mirror_points_mm`), minus the joint mean. Deterministic (the
+    renderer is a pure function of seed and index) and cache-free; only the labels are needed, so
+    each frame's scene is rendered through a 1×1-pixel window.
     """
     from ..data.synthetic import render_batch
     from ..geometry import mirror_points_mm
@@ -119,8 +122,7 @@ def mean_training_pose(num_frames: int = MEAN_POSE_FRAMES, seed: Optional[int] =
     dc = replace(dc, width=width or dc.width, height=height or dc.height)
     seed = dc.seed if seed is None else int(seed)
     syn = replace(dc.synthetic(), roi=(0, 0, 1, 1))
-    total = torch.zeros(21, 3, dtype=torch.float64)
-    count = 0
+    hands = []
     for s in range(0, int(num_frames), chunk):
         fb = render_batch(seed, range(s, min(s + chunk, int(num_frames))), syn)
         valid = fb.hand_valid
@@ -128,11 +130,49 @@ def mean_training_pose(num_frames: int = MEAN_POSE_FRAMES, seed: Optional[int] =
         cam = fb.cam.double().unsqueeze(1).expand(-1, valid.shape[1], -1)[valid]  # K×4 (window at 0, 0)
         right = fb.is_right[valid]
         j = torch.where(right.view(-1, 1, 1), j, mirror_points_mm(j, cam, dc.width))
-        total += (j - j.mean(1, keepdim=True)).sum(0)
-        count += int(j.shape[0])
-    if count == 0:
-        raise ValueError("mean_training_pose: the sampled frames hold no hand")
-    return (total / count).numpy()
+        hands.append(j - j.mean(1, keepdim=True))
+    if not hands or not sum(len(h) for h in hands):
+        raise ValueError("training_labels: the sampled frames hold no hand")
+    return torch.cat(hands).numpy()
+
+
+def mean_training_pose(num_frames: int = MEAN_POSE_FRAMES, seed: Optional[int] = None,
+                       width: Optional[int] = None, height: Optional[int] = None, chunk: int = 64,
+                       labels: Optional[np.ndarray] = None) -> np.ndarray:
+    """Mean training label: 21×3 mm, network order, relative to the joint mean: the mean over hands of
+    :func:`training_labels` (or of ``labels``, its output, when given)."""
+    if labels is None:
+        labels = training_labels(num_frames, seed, width, height, chunk)
+    return np.asarray(labels, dtype=np.float64).mean(0)
+
+
+def skeleton_floor(gt_mm: np.ndarray, training: np.ndarray) -> dict:
+    """What the skeleton convention alone costs: the labels' own pose rebuilt with the training skeleton's
+    proportions, scored against the labels.
+
+    Every labelled hand keeps each bone's direction (:func:`~kpfusion_ros.joints.with_bone_lengths`); its
+    bone lengths become the training labels' median lengths (``training``: :func:`training_labels`), scaled
+    so that their sum equals the hand's own summed bone length; the result is re-centred on the labels'
+    joint mean, as a network's GT-centred prediction is. A network that knew the pose perfectly but drew it
+    with the training skeleton would score this; a dataset whose joints are placed differently from the
+    renderer's (F-PHAB's thumb base, its palm) gets a floor above zero.
+    """
+    gt = np.asarray(gt_mm, dtype=np.float64).reshape(-1, 21, 3)
+    ref = np.median(_joints.bone_lengths(training), axis=0)
+    own = _joints.bone_lengths(gt).sum(-1, keepdims=True)
+    rebuilt = _joints.with_bone_lengths(gt, ref[None] * own / ref.sum())
+    rebuilt += gt.mean(1, keepdims=True) - rebuilt.mean(1, keepdims=True)
+    return pose_metrics(rebuilt, gt)
+
+
+def bone_length_medians(joints_mm: np.ndarray) -> dict:
+    """Median length (mm) of every bone over hands, named ``parent→child`` (network order)."""
+    j = np.asarray(joints_mm, dtype=np.float64).reshape(-1, 21, 3)
+    if not len(j):
+        return {}
+    names = network_joint_names()
+    med = np.median(_joints.bone_lengths(j), axis=0)
+    return {f"{names[p]}→{names[c]}": float(v) for (p, c), v in zip(_joints.NETWORK_BONES, med)}
 
 
 def pose_metrics(pred_mm: np.ndarray, gt_mm: np.ndarray, pck_mm: Sequence[float] = PCK_THRESHOLDS_MM) -> dict:
@@ -151,14 +191,17 @@ def pose_metrics(pred_mm: np.ndarray, gt_mm: np.ndarray, pck_mm: Sequence[float]
 
 
 def hand_size(joints_mm: np.ndarray) -> dict:
-    """Median and mean over hands of the wrist → middle-tip length and the mean joint-to-centre distance."""
+    """Median and mean over hands of the wrist → middle-tip length, the mean joint-to-centre distance (both
+    shrink as the fingers flex) and the summed length of the 20 bones (it does not)."""
     j = np.asarray(joints_mm, dtype=np.float64).reshape(-1, 21, 3)
     if not len(j):
         return {}
     w2m = np.linalg.norm(j[:, _idx("middle_tip")] - j[:, _idx("wrist")], axis=-1)
     spread = np.linalg.norm(j - j.mean(1, keepdims=True), axis=-1).mean(1)
+    bones = _joints.bone_lengths(j).sum(-1)
     return {"wrist_to_middle_tip_mm": {"median": float(np.median(w2m)), "mean": float(w2m.mean())},
-            "joint_to_centre_mm": {"median": float(np.median(spread)), "mean": float(spread.mean())}}
+            "joint_to_centre_mm": {"median": float(np.median(spread)), "mean": float(spread.mean())},
+            "bone_length_sum_mm": {"median": float(np.median(bones)), "mean": float(bones.mean())}}
 
 
 def jitter_mm(joints_mm: np.ndarray, sequences: Sequence, frames: Sequence[int]) -> dict:
@@ -325,7 +368,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
     todo = [(s, i) for s, idx in order for i in idx]
     if cfg.max_frames > 0:
         todo = todo[: cfg.max_frames]
-    mean_pose = mean_training_pose(cfg.mean_pose_frames) if "gt_crops" in cfg.protocols else None
+    training = training_labels(cfg.mean_pose_frames) if "gt_crops" in cfg.protocols else None
 
     gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": []}
     nd = {"found": 0, "hands": 0, "elsewhere": 0, "centre_err": [], "mean_err": [], "pred": [], "gt": [],
@@ -396,7 +439,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
                  "colour": "blanked" if cfg.blank_colour else "as recorded",
                  "labels_vs_depth": _label_depth_result(label_dz)}
     if "gt_crops" in cfg.protocols:
-        out["gt_crops"] = _gt_crops_result(gc, mean_pose, cfg)
+        out["gt_crops"] = _gt_crops_result(gc, training, cfg)
     if "node" in cfg.protocols:
         out["node"] = _node_result(nd, cfg, pipeline_config)
     if cfg.candidates:
@@ -405,7 +448,8 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
     return out
 
 
-def _gt_crops_result(gc: dict, mean_pose: np.ndarray, cfg: RealEvalConfig) -> dict:
+def _gt_crops_result(gc: dict, training: np.ndarray, cfg: RealEvalConfig) -> dict:
+    mean_pose = mean_training_pose(labels=training)
     gt = np.asarray(gc["gt"], dtype=np.float64).reshape(-1, 21, 3)
     pred = np.asarray(gc["pred"], dtype=np.float64).reshape(-1, 21, 3)
     centre = gt.mean(1, keepdims=True)
@@ -416,8 +460,11 @@ def _gt_crops_result(gc: dict, mean_pose: np.ndarray, cfg: RealEvalConfig) -> di
         "network": pose_metrics(pred, gt, cfg.pck_mm),
         "baseline_mean_training_pose": pose_metrics(base_mean, gt, cfg.pck_mm),
         "baseline_all_joints_at_centre": pose_metrics(base_centre, gt, cfg.pck_mm),
+        "skeleton_floor": skeleton_floor(gt, training) if len(gt) else {},
         "hand_size": {"predicted": hand_size(pred), "labels": hand_size(gt),
-                      "mean_training_pose": hand_size(mean_pose[None])},
+                      "mean_training_pose": hand_size(mean_pose[None]), "training_labels": hand_size(training)},
+        "bone_lengths_mm": {"predicted": bone_length_medians(pred), "labels": bone_length_medians(gt),
+                            "training_labels": bone_length_medians(training)},
         # absolute motion (the hand's own motion included), the change of the centre-relative pose, and
         # the change of the error (prediction − label: what the network adds to the true motion)
         "jitter_mm": {"predicted": jitter_mm(pred, gc["seq"], gc["frame"]),
@@ -545,8 +592,11 @@ def markdown_table(res: dict) -> str:
                   "", "| poses | MPJPE (mm) | PA-MPJPE (mm) | " + pck_cols + " |",
                   "|---|---:|---:|" + "---:|" * len(pk)]
         for name, key in (("network", "network"), ("mean training pose at GT centre", "baseline_mean_training_pose"),
-                          ("all joints at GT centre", "baseline_all_joints_at_centre")):
-            m = g[key]
+                          ("all joints at GT centre", "baseline_all_joints_at_centre"),
+                          ("labels redrawn with the training skeleton (convention floor)", "skeleton_floor")):
+            m = g.get(key)
+            if not m:
+                continue
             lines.append(f"| {name} | {_f(m['mpjpe_mm'])} | {_f(m['pa_mpjpe_mm'])} | "
                          + " | ".join(_f(m[k], 3) for k in pk) + " |")
         hs = g["hand_size"]
@@ -559,6 +609,8 @@ def markdown_table(res: dict) -> str:
                   f"{size('labels', 'wrist_to_middle_tip_mm')} |",
                   f"| mean joint-to-centre (mm, median) | {size('predicted', 'joint_to_centre_mm')} | "
                   f"{size('labels', 'joint_to_centre_mm')} |",
+                  f"| sum of the 20 bone lengths (mm, median; training labels {size('training_labels', 'bone_length_sum_mm')}) | "
+                  f"{size('predicted', 'bone_length_sum_mm')} | {size('labels', 'bone_length_sum_mm')} |",
                   f"| frame-to-frame motion (mm, mean) | {_f(g['jitter_mm']['predicted']['mean'])} | "
                   f"{_f(g['jitter_mm']['labels']['mean'])} |",
                   f"| frame-to-frame change of the centre-relative pose (mm, mean) | "
