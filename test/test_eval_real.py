@@ -271,6 +271,50 @@ def test_gt_crops_of_a_perfect_network_are_perfect(real_root):
     assert "node" not in res
 
 
+@pytest.mark.parametrize("follows", [False, True])
+def test_offset_probe_of_a_network_that_finds_or_follows(real_root, follows):
+    """A model that always returns the true pose undoes every offset (kept fraction 0, MPJPE 0); one that returns
+    it moved with the crop keeps it all (fraction 1, MPJPE = the offset). Other offsets come out in between."""
+    from kpfusion_ros.data.fphab import FPHAB
+    from kpfusion_ros.evaluation.real_frames import PROBE_NAMES, offset_probe_result, probe_offsets
+    from kpfusion_ros.pipeline import HandPosePipeline
+
+    reader = FPHAB(real_root, sequences=[SEQ])
+    truth = [reader.joints_color_mm(i).astype(np.float64) for i in range(len(reader))]
+    orig = HandPosePipeline.estimate
+
+    def oracle(self, rgb, depth_mm, cam, centres_mm):
+        joints_m, pixels, conf, overall, batch = orig(self, rgb, depth_mm, cam, centres_mm)
+        c = np.asarray(centres_mm, dtype=np.float64).reshape(-1, 3)
+        gt_c = c.reshape(6, -1, 3).mean(0) if len(c) % 6 == 0 and len(c) >= 6 else c  # the probe's are symmetric
+        for k, ck in enumerate(c):
+            j = next(t for t in truth if np.linalg.norm(t.mean(0) - gt_c[k % len(gt_c)]) < 1e-2)
+            joints_m[k] = (j + (ck - j.mean(0) if follows else 0.0)) / 1000.0
+        return joints_m, pixels, conf, overall, batch
+
+    HandPosePipeline.estimate = oracle
+    try:
+        res = evaluate_real(reader, _pipeline_config(),
+                            RealEvalConfig(protocols=("gt_crops",), mean_pose_frames=8, offset_probe_mm=20.0))
+    finally:
+        HandPosePipeline.estimate = orig
+    op = res["gt_crops"]["offset_probe"]
+    assert op["hands"] == len(truth) and tuple(op["offsets"]) == PROBE_NAMES
+    for v in op["offsets"].values():
+        assert v["kept_fraction"] == pytest.approx(1.0 if follows else 0.0, abs=1e-4)
+        assert v["mpjpe_mm"] == pytest.approx(20.0 if follows else 0.0, abs=1e-3)
+    assert op["kept_fraction_mean"] == pytest.approx(1.0 if follows else 0.0, abs=1e-4)
+    # half-way: the predicted centre moved by half the offset, plus a constant bias the mean over ± cancels
+    gt = np.stack(truth)
+    offs = probe_offsets(10.0)
+    bias = np.array([2.0, -1.0, 0.5])
+    pred = np.stack([gt + 0.5 * o + bias for o in offs])
+    half = offset_probe_result(pred, gt, 10.0)
+    assert half["kept_fraction_mean"] == pytest.approx(0.5, abs=1e-9)
+    assert half["offsets"]["+x"]["kept_fraction"] == pytest.approx(0.5 + 0.2, abs=1e-9)
+    assert half["offsets"]["-x"]["kept_fraction"] == pytest.approx(0.5 - 0.2, abs=1e-9)
+
+
 def test_kpfusion_eval_real_cli(real_root, tmp_path):
     from helpers.cli import run_cli
 
@@ -332,12 +376,19 @@ def test_kpfusion_eval_real_cli(real_root, tmp_path):
     for path, extra in ((blank, ["--blank-colour"]), (seen, [])):
         res = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--fphab-sequences", SEQ, "--model",
                       "random:lite", "--protocols", "gt_crops", "--max-frames", "1", "--mean-pose-frames", "4",
-                      "--json", str(path), "--md", str(path.with_suffix(".md")), "--quiet", *extra)
+                      "--offset-probe-mm", "25", "--json", str(path), "--md", str(path.with_suffix(".md")), "--quiet",
+                      *extra)
         assert res.returncode == 0, res.stderr
     b, s = json.loads(blank.read_text()), json.loads(seen.read_text())
     assert (b["colour"], s["colour"]) == ("blanked", "as recorded")
     assert b["gt_crops"]["network"]["mpjpe_mm"] != s["gt_crops"]["network"]["mpjpe_mm"]
     assert "Colour blanked" in blank.with_suffix(".md").read_text()
+    assert "Offset probe: crops 25 mm off" in blank.with_suffix(".md").read_text()  # --offset-probe-mm
+    assert b["gt_crops"]["offset_probe"]["hands"] == 1 and len(b["gt_crops"]["offset_probe"]["offsets"]) == 6
+    assert "offset_probe" not in json.loads(out.read_text())["gt_crops"]  # off by default
+    bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite",
+                  "--offset-probe-mm", "-5", "--quiet")
+    assert bad.returncode != 0 and "--offset-probe-mm must be >= 0" in bad.stderr
     bad = run_cli("kpfusion_ros.tools.eval_real", "--dataset", "synthetic")
     assert bad.returncode != 0 and "real dataset" in bad.stderr and "--synthetic-sequences" in bad.stderr
     bad = run_cli("kpfusion_ros.tools.eval_real", "--data-root", str(real_root), "--model", "random:lite", "--protocols",

@@ -69,6 +69,9 @@ class RealEvalConfig:
     candidates: bool = False
     #: feed the network black colour images (what training's ``rgb_drop`` shows it): what colour contributes
     blank_colour: bool = False
+    #: with the ``gt_crops`` protocol, also crop every labelled hand this far (mm) from its GT centre along
+    #: ±x, ±y, ±z and measure how much of the offset the network undoes (:func:`offset_probe_result`); 0 = off
+    offset_probe_mm: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +373,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         todo = todo[: cfg.max_frames]
     training = training_labels(cfg.mean_pose_frames) if "gt_crops" in cfg.protocols else None
 
-    gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": []}
+    gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": [], "probe": []}
     nd = {"found": 0, "hands": 0, "elsewhere": 0, "centre_err": [], "mean_err": [], "pred": [], "gt": [],
           "true_conf": [], "false_conf": [], "true_parts": [], "false_parts": [], "handedness": [], "label_side": [],
           "false": [], "identity": []}
@@ -397,6 +400,10 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
                 gc["seq"].append(f"{seq}#{k}")
                 gc["frame"].append(fno)
                 gc["conf"].append(float(overall[k]))
+            if cfg.offset_probe_mm > 0:
+                probe = np.concatenate([gt_c + o for o in probe_offsets(cfg.offset_probe_mm)])
+                pj = crops.estimate(color, depth, frame.cam, probe)[0] * 1000.0  # (6·n)×21×3, offset-major
+                gc["probe"].append(pj.reshape(6, len(gt_j), 21, 3))
         if "node" in cfg.protocols:
             if seq != last_seq:
                 node.reset()
@@ -448,6 +455,40 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
     return out
 
 
+def probe_offsets(offset_mm: float) -> np.ndarray:
+    """The six crop-centre offsets of the offset probe (6×3 mm): +x, −x, +y, −y, +z, −z."""
+    return float(offset_mm) * np.concatenate([np.eye(3), -np.eye(3)])[[0, 3, 1, 4, 2, 5]]
+
+
+PROBE_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z")
+
+
+def offset_probe_result(pred_by_offset: np.ndarray, gt_mm: np.ndarray, offset_mm: float) -> dict:
+    """How far the network follows a crop centre that is off: ``pred_by_offset`` 6×K×21×3 mm, the poses of
+    K labelled hands from crops at their GT joint mean + each of :func:`probe_offsets`; ``gt_mm`` K×21×3.
+
+    Per offset: ``kept_fraction``, the mean over hands of the predicted joint mean's displacement from the GT
+    joint mean along the offset, divided by the offset (1: the pose moved with the crop; 0: the network put
+    the hand back where it is), and the MPJPE. ``kept_fraction_mean`` averages the six, which cancels a
+    constant bias of the predicted centre. Since the node re-centres each crop on the last predicted joint
+    mean (``refine_iterations``), a fraction f leaves f^(n+1) of an initial centre error after n re-crops.
+    """
+    gt = np.asarray(gt_mm, dtype=np.float64).reshape(-1, 21, 3)
+    pred = np.asarray(pred_by_offset, dtype=np.float64).reshape(6, -1, 21, 3)
+    offs = probe_offsets(offset_mm)
+    out: dict = {"offset_mm": float(offset_mm), "hands": int(len(gt)), "offsets": {}}
+    if not len(gt):
+        return out
+    d = pred.mean(2) - gt.mean(1)[None]                                  # 6×K×3
+    for k, name in enumerate(PROBE_NAMES):
+        u = offs[k] / np.linalg.norm(offs[k])
+        out["offsets"][name] = {"kept_fraction": float((d[k] @ u).mean() / float(offset_mm)),
+                                "mpjpe_mm": float(np.linalg.norm(pred[k] - gt, axis=-1).mean())}
+    out["kept_fraction_mean"] = float(np.mean([v["kept_fraction"] for v in out["offsets"].values()]))
+    out["mpjpe_mm_mean"] = float(np.mean([v["mpjpe_mm"] for v in out["offsets"].values()]))
+    return out
+
+
 def _gt_crops_result(gc: dict, training: np.ndarray, cfg: RealEvalConfig) -> dict:
     mean_pose = mean_training_pose(labels=training)
     gt = np.asarray(gc["gt"], dtype=np.float64).reshape(-1, 21, 3)
@@ -475,6 +516,8 @@ def _gt_crops_result(gc: dict, training: np.ndarray, cfg: RealEvalConfig) -> dic
                       "error": jitter_mm(pred - gt, gc["seq"], gc["frame"])},
         "confidence": _stats(gc["conf"]),
         "mean_training_pose_frames": int(cfg.mean_pose_frames),
+        **({"offset_probe": offset_probe_result(np.concatenate(gc["probe"], axis=1), gt, cfg.offset_probe_mm)}
+           if gc["probe"] else {}),
     }
 
 
@@ -617,6 +660,15 @@ def markdown_table(res: dict) -> str:
                   f"{_f(g['jitter_mm']['predicted_centre_relative']['mean'])} | "
                   f"{_f(g['jitter_mm']['labels_centre_relative']['mean'])} |",
                   f"| frame-to-frame change of the error (mm, mean) | {_f(g['jitter_mm']['error']['mean'])} | |"]
+        op = g.get("offset_probe")
+        if op and op.get("offsets"):
+            lines += ["", f"Offset probe: crops {_f(op['offset_mm'], 0)} mm off the GT centre; the fraction of the "
+                      "offset the predicted joint mean keeps (1 = it follows the crop) and the MPJPE:", "",
+                      "| offset | " + " | ".join(op["offsets"]) + " | mean |", "|---|" + "---:|" * (len(op["offsets"]) + 1),
+                      "| kept fraction | " + " | ".join(_f(v["kept_fraction"], 2) for v in op["offsets"].values())
+                      + f" | {_f(op['kept_fraction_mean'], 2)} |",
+                      "| MPJPE (mm) | " + " | ".join(_f(v["mpjpe_mm"]) for v in op["offsets"].values())
+                      + f" | {_f(op['mpjpe_mm_mean'])} |"]
         pf = g["network"]["per_finger_mpjpe_mm"]
         lines += ["", "| per finger (network) | " + " | ".join(pf) + " |", "|---|" + "---:|" * len(pf),
                   "| MPJPE (mm) | " + " | ".join(_f(v) for v in pf.values()) + " |"]

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give the network black colour images (as training's rgb_drop does): what colour adds")
     p.add_argument("--json", default="", help="write the results here (per-frame candidate lists excluded)")
     p.add_argument("--md", default="", help="write the Markdown tables here")
+    p.add_argument("--offset-probe-mm", type=float, default=0.0,
+                   help="gt_crops protocol: also crop every labelled hand this far off its GT centre along +-x, "
+                        "+-y, +-z and report how much of the offset the network undoes (0 = off)")
     p.add_argument("--candidates", default="",
                    help="write every frame's localiser candidates (scores, centre errors) here; derived from the "
                         "dataset: keep it out of the repository")
@@ -183,8 +186,11 @@ def main(argv=None) -> int:
         if args.refine_iterations < 0:
             raise SystemExit(f"kpfusion-eval-real: --refine-iterations must be >= 0, got {args.refine_iterations}")
         pcfg = replace(pcfg, refine_iterations=args.refine_iterations)
+    if args.offset_probe_mm < 0:
+        raise SystemExit(f"kpfusion-eval-real: --offset-probe-mm must be >= 0, got {args.offset_probe_mm}")
     cfg = RealEvalConfig(protocols=tuple(p for p in args.protocols.split(",") if p), match_mm=args.match_mm,
                          max_frames=args.max_frames, candidates=bool(args.candidates), blank_colour=args.blank_colour,
+                         offset_probe_mm=args.offset_probe_mm,
                          mean_pose_frames=MEAN_POSE_FRAMES if args.mean_pose_frames is None else args.mean_pose_frames)
     try:
         res = evaluate_real(reader, pcfg, cfg, progress=not args.quiet)
