@@ -249,8 +249,8 @@ def test_gt_crops_of_a_perfect_network_are_perfect(real_root):
 
     orig = HandPosePipeline.estimate
 
-    def oracle(self, rgb, depth_mm, cam, centres_mm):
-        joints_m, pixels, conf, overall, batch = orig(self, rgb, depth_mm, cam, centres_mm)
+    def oracle(self, rgb, depth_mm, cam, centres_mm, mirror=None, cube_mm=None):
+        joints_m, pixels, conf, overall, batch = orig(self, rgb, depth_mm, cam, centres_mm, mirror, cube_mm)
         for k, c in enumerate(np.asarray(centres_mm).reshape(-1, 3)):
             for j in truth.values():
                 if np.linalg.norm(j.mean(0) - c) < 1e-2:  # the frame's joints are float32
@@ -283,8 +283,8 @@ def test_offset_probe_of_a_network_that_finds_or_follows(real_root, follows):
     truth = [reader.joints_color_mm(i).astype(np.float64) for i in range(len(reader))]
     orig = HandPosePipeline.estimate
 
-    def oracle(self, rgb, depth_mm, cam, centres_mm):
-        joints_m, pixels, conf, overall, batch = orig(self, rgb, depth_mm, cam, centres_mm)
+    def oracle(self, rgb, depth_mm, cam, centres_mm, mirror=None, cube_mm=None):
+        joints_m, pixels, conf, overall, batch = orig(self, rgb, depth_mm, cam, centres_mm, mirror, cube_mm)
         c = np.asarray(centres_mm, dtype=np.float64).reshape(-1, 3)
         gt_c = c.reshape(6, -1, 3).mean(0) if len(c) % 6 == 0 and len(c) >= 6 else c  # the probe's are symmetric
         for k, ck in enumerate(c):
@@ -428,6 +428,39 @@ def test_node_protocol_on_rendered_sequences_with_two_hands(tmp_path):
     bad = run_cli("kpfusion_ros.tools.eval_real", "--synthetic-sequences", "301", "--sequence-frames", "60",
                   "--cross-at", "0.5", "--quiet")
     assert bad.returncode != 0 and "cross_at 0.5" in bad.stderr and "must lie" in bad.stderr
+
+
+def test_gt_crops_mirror_the_hands_labelled_left():
+    """GT-centred crops of a rendered sequence with both hands: a hand labelled left is cropped mirrored (as the
+    network was trained and the paper's protocol does), a right one is not; the offset probe's crops too."""
+    from kpfusion_ros.data.synthetic import SyntheticConfig, SyntheticSequences
+    from kpfusion_ros.pipeline import HandPosePipeline
+
+    reader = SyntheticSequences([301], num_frames=80, config=SyntheticConfig(width=160, height=120))
+    first_two = next(i for i in range(len(reader)) if len(reader[i].handedness) == 2)
+    calls = []
+    orig = HandPosePipeline.estimate
+
+    def record(self, rgb, depth_mm, cam, centres_mm, mirror=None, cube_mm=None):
+        calls.append((np.asarray(centres_mm).reshape(-1, 3).copy(), None if mirror is None else np.asarray(mirror)))
+        return orig(self, rgb, depth_mm, cam, centres_mm, mirror, cube_mm)
+
+    HandPosePipeline.estimate = record
+    try:
+        evaluate_real(reader, _pipeline_config(), RealEvalConfig(protocols=("gt_crops",), mean_pose_frames=4,
+                                                                 max_frames=first_two + 2, offset_probe_mm=20.0))
+    finally:
+        HandPosePipeline.estimate = orig
+    labelled = [reader[i] for i in range(first_two + 2)]
+    assert len(calls) == 2 * len(labelled)  # the GT crops, then the probe's, per frame
+    saw_left = False
+    for k, f in enumerate(labelled):
+        want = np.array([side == "left" for side in f.handedness])
+        gt_call, probe_call = calls[2 * k], calls[2 * k + 1]
+        np.testing.assert_array_equal(gt_call[1], want)
+        np.testing.assert_array_equal(probe_call[1], np.tile(want, 6))
+        saw_left |= bool(want.any())
+    assert saw_left and not all(len(f.handedness) == 2 for f in labelled)
 
 
 def test_identity_switches_count_a_track_found_on_another_labelled_hand():

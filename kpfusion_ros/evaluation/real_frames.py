@@ -4,8 +4,8 @@ Two protocols over the reader's frames, in sequence order:
 
 * ``gt_crops``: every labelled hand is cropped at the mean of its GT joints (the paper's protocol)
   and run once through the network, with the node's crop settings
-  (:meth:`~kpfusion_ros.pipeline.HandPosePipeline.estimate`; real frames are not mirrored: the
-  readers here label right hands). Beside the network, two **trivial baselines** on the same
+  (:meth:`~kpfusion_ros.pipeline.HandPosePipeline.estimate`; a hand labelled left is mirrored, as in
+  training and the paper's protocol: F-PHAB labels right hands, rendered sequences both). Beside the network, two **trivial baselines** on the same
   frames: the mean training pose placed at the GT centre (:func:`mean_training_pose`) and all 21
   joints at the GT centre. Metrics: MPJPE, PA-MPJPE, PCK at :data:`PCK_THRESHOLDS_MM`, per finger,
   hand size (wrist → middle tip, mean joint-to-centre distance, summed bone length) and every bone's
@@ -393,7 +393,8 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         if len(gt_j):
             label_dz.append(label_depth_offsets(gt_j, depth, frame.cam))
         if "gt_crops" in cfg.protocols and len(gt_j):
-            joints_m, _, _, overall, _ = crops.estimate(color, depth, frame.cam, gt_c)
+            left = np.array([side == "left" for side in sides], dtype=bool)  # mirrored, as in training
+            joints_m, _, _, overall, _ = crops.estimate(color, depth, frame.cam, gt_c, left)
             for k in range(len(gt_j)):
                 gc["pred"].append(joints_m[k] * 1000.0)
                 gc["gt"].append(gt_j[k])
@@ -402,7 +403,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
                 gc["conf"].append(float(overall[k]))
             if cfg.offset_probe_mm > 0:
                 probe = np.concatenate([gt_c + o for o in probe_offsets(cfg.offset_probe_mm)])
-                pj = crops.estimate(color, depth, frame.cam, probe)[0] * 1000.0  # (6·n)×21×3, offset-major
+                pj = crops.estimate(color, depth, frame.cam, probe, np.tile(left, 6))[0] * 1000.0  # (6·n)×21×3
                 gc["probe"].append(pj.reshape(6, len(gt_j), 21, 3))
         if "node" in cfg.protocols:
             if seq != last_seq:
