@@ -2,6 +2,7 @@
 
     python -P docs/results/offset_probe_2026-12-04/centre_bias.py fphab   # a local copy of the F-PHAB sample
     python -P docs/results/offset_probe_2026-12-04/centre_bias.py syn     # rendered sequences 401, 402 (90 frames)
+    (a second argument sets refine_iterations)
 """
 import numpy as np, os, sys
 from dataclasses import replace
