@@ -81,6 +81,17 @@ def test_label_depth_offsets():
     dz = label_depth_offsets(j, depth, (100.0, 100.0, 30.0, 20.0))
     assert np.isnan(dz[0, 1]) and np.isnan(dz[0, 2])
     np.testing.assert_allclose(np.delete(dz[0], [1, 2]), 12.0)
+    # seen joints: at most SEEN_DZ_MM behind the surface, with depth; per hand
+    from kpfusion_ros.evaluation.real_frames import SEEN_DZ_MM, _label_depth_result
+
+    hidden = dz.copy()
+    hidden[0, 3:10] = SEEN_DZ_MM + 30.0  # seven joints behind something
+    r = _label_depth_result([dz, hidden])
+    assert r["seen_joints"]["per_hand_mean"] == pytest.approx((19 + 12) / 2)
+    assert r["seen_joints"]["share_of_hands_with_6_or_fewer"] == 0.0
+    hidden[0, 10:] = SEEN_DZ_MM + 1.0
+    assert _label_depth_result([hidden])["seen_joints"]["per_hand_median"] == 1.0
+    assert _label_depth_result([hidden])["seen_joints"]["share_of_hands_with_6_or_fewer"] == 1.0
 
 
 def test_mean_training_pose_is_the_training_labels_mean():

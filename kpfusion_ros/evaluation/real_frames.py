@@ -276,6 +276,12 @@ def label_depth_offsets(joints_mm: np.ndarray, depth_mm: np.ndarray, cam) -> np.
     return np.where(inside & (z > 0), j[..., 2] - z, np.nan)
 
 
+#: A joint counts as seen (``labels_vs_depth.seen_joints``) when the surface at its pixel lies at most this far
+#: in front of it: a joint centre inside a finger or the palm, not hidden by something else (an object, the
+#: back of the hand, another finger). The renderer's own ``visible`` flag uses the joint's radius + 6 mm.
+SEEN_DZ_MM = 20.0
+
+
 def _label_depth_result(dz: list) -> dict:
     # one K×21 array per frame, K (labelled hands) may differ between frames
     d = np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1, 21) for x in dz]) if dz else np.zeros((0, 21))
@@ -284,9 +290,12 @@ def _label_depth_result(dz: list) -> dict:
         return {"joints_with_depth": 0}
     with np.errstate(all="ignore"):
         per = np.nanmedian(np.where(ok, d, np.nan), axis=0)
+    seen = (ok & (np.where(ok, d, np.inf) <= SEEN_DZ_MM)).sum(1)  # per hand; no depth = not seen
     return {"joints_with_depth": int(ok.sum()), "joints": int(d.size), "median_dz_mm": float(np.median(d[ok])),
             "median_abs_dz_mm": float(np.median(np.abs(d[ok]))),
             "fraction_in_front_of_surface": float((d[ok] < 0).mean()),
+            "seen_joints": {"dz_max_mm": SEEN_DZ_MM, "per_hand_median": float(np.median(seen)),
+                            "per_hand_mean": float(seen.mean()), "share_of_hands_with_6_or_fewer": float((seen <= 6).mean())},
             "per_joint_median_dz_mm": {n: (float(x) if np.isfinite(x) else float("nan"))
                                        for n, x in zip(network_joint_names(), per)}}
 
@@ -628,6 +637,10 @@ def markdown_table(res: dict) -> str:
         lines += [f"Labels vs depth: the observed surface lies a median {_f(ld['median_dz_mm'])} mm in front of the "
                   f"labelled joints at their pixels ({ld['joints_with_depth']}/{ld['joints']} joints with depth, "
                   f"{_f(100 * ld['fraction_in_front_of_surface'])} % of them in front of the surface).", ""]
+        sj = ld.get("seen_joints")
+        if sj:
+            lines += [f"Joints seen (the surface at most {_f(sj['dz_max_mm'], 0)} mm in front): a median {_f(sj['per_hand_median'])} "
+                      f"of 21 per hand; {_f(100 * sj['share_of_hands_with_6_or_fewer'])} % of the hands show 6 or fewer.", ""]
     if "gt_crops" in res:
         g = res["gt_crops"]
         pk = [k for k in g["network"] if k.startswith("pck_")]
