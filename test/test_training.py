@@ -185,3 +185,21 @@ def test_first_map_awr_term_reuses_the_forward_decode_exactly():
     g_again = torch.autograd.grad(again, o.maps[0])[0]
     assert g_reused.abs().max() > 0
     torch.testing.assert_close(g_reused, g_again, rtol=0, atol=0)
+
+
+def test_hidden_weight_trains_on_rendered_crops_and_is_refused_elsewhere(tmp_path):
+    """--hidden-weight: a run on rendered crops draws hidden hands more often (one step runs); it is refused for
+    full-frame rendering, where no seen count exists, and for a weight that is not positive."""
+    import dataclasses
+
+    import pytest
+
+    data = dataclasses.replace(DATA, hidden_weight=4.0)
+    tr = Trainer(TrainConfig(preset="lite", overrides=TINY, data=data, steps=1, log_every=1), str(tmp_path / "a"),
+                 progress=False)
+    tr.fit()
+    assert tr.step == 1 and math.isfinite(tr.history[-1]["total"])
+    for bad, msg in ((dataclasses.replace(data, render="frames"), "rendered crops"),
+                     (dataclasses.replace(DATA, hidden_weight=-1.0), "must be > 0")):
+        with pytest.raises(ValueError, match=msg):
+            Trainer(TrainConfig(preset="lite", overrides=TINY, data=bad, steps=1), str(tmp_path / "b"), progress=False)

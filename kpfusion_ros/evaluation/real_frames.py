@@ -41,6 +41,7 @@ import torch
 
 from .. import joints as _joints
 from ..hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
+from ..preprocessing.labels import SEEN_DZ_MM  # a joint seen: the surface at most this far in front (mm)
 from .matching import MATCH_MM, match_centres
 from .metrics import auroc, pck, summarize
 
@@ -274,12 +275,6 @@ def label_depth_offsets(joints_mm: np.ndarray, depth_mm: np.ndarray, cam) -> np.
     z = np.zeros(u.shape)
     z[inside] = np.asarray(depth_mm, dtype=np.float64)[v[inside].astype(int), u[inside].astype(int)]
     return np.where(inside & (z > 0), j[..., 2] - z, np.nan)
-
-
-#: A joint counts as seen (``labels_vs_depth.seen_joints``) when the surface at its pixel lies at most this far
-#: in front of it: a joint centre inside a finger or the palm, not hidden by something else (an object, the
-#: back of the hand, another finger). The renderer's own ``visible`` flag uses the joint's radius + 6 mm.
-SEEN_DZ_MM = 20.0
 
 
 def _label_depth_result(dz: list) -> dict:

@@ -26,7 +26,7 @@ from .config import CUBE_MM, CropConfig
 from .crop import CropBatch, crop_batch_from_canvas, crop_hands
 from .depth_points import (depth_to_points, foreground_mask, foreground_points_mask, lift_pixels, normalize_depth,
                            sample_indices, sample_points)
-from .labels import labels_from_joints, predictions_to_camera
+from .labels import SEEN_DZ_MM, labels_from_joints, predictions_to_camera, seen_joints
 
 __all__ = [
     "CUBE_MM",
@@ -47,5 +47,7 @@ __all__ = [
     "crop_hands",
     "crop_batch_from_canvas",
     "labels_from_joints",
+    "seen_joints",
+    "SEEN_DZ_MM",
     "predictions_to_camera",
 ]

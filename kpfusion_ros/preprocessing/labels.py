@@ -13,7 +13,13 @@ from kpfusion_ros.geometry import mirror_points_mm, mm_to_xyz_nl, project, xyz_n
 
 from .crop import CropBatch
 
-__all__ = ["labels_from_joints", "predictions_to_camera"]
+__all__ = ["SEEN_DZ_MM", "labels_from_joints", "predictions_to_camera", "seen_joints"]
+
+#: A labelled joint is **seen** when the observed surface at its pixel lies at most this far (mm) in front of it:
+#: the joint centre is inside a finger or the palm with nothing else before it (not an object, the back of the
+#: hand, another finger). The real-frame report counts seen joints on full frames
+#: (``real_frames.label_depth_offsets``), the training crops on crops (:func:`seen_joints`).
+SEEN_DZ_MM = 20.0
 
 
 def _mirror_rows(xyz_mm: torch.Tensor, batch: CropBatch) -> torch.Tensor:
@@ -52,3 +58,20 @@ def predictions_to_camera(xyz_nl: torch.Tensor, batch: CropBatch) -> tuple[torch
     uv = project(xyz_mm, batch.cam.to(xyz_mm))
     return xyz_mm / 1000.0, uv
 
+
+
+def seen_joints(joints_mm: torch.Tensor, batch: CropBatch, max_dz_mm: float = SEEN_DZ_MM) -> torch.Tensor:
+    """Seen joints per crop (K, int64) of GT joints K×21×3 (mm, camera frame) in their own crops: the joint
+    falls inside the crop on a pixel with depth (not background), and that depth lies at most ``max_dz_mm``
+    in front of it (:data:`SEEN_DZ_MM`). Depth clamped at the cube's front face counts as in front."""
+    _, uvd = labels_from_joints(joints_mm, batch)
+    depth = batch.depth[:, 0]
+    S = depth.shape[-1]
+    px = torch.floor((uvd[..., :2] + 1.0) * (S / 2.0))
+    inside = ((px >= 0) & (px < S)).all(-1)
+    col, row = (px.clamp(0, S - 1).long().unbind(-1))
+    k = torch.arange(depth.shape[0], device=depth.device).view(-1, 1).expand_as(col)
+    d = depth[k, row, col].to(uvd)
+    surface = d < 1.0 - 1e-5                                            # background and far depth are +1
+    dz_mm = (uvd[..., 2] - d) * (batch.cube[:, 2:3].to(uvd) / 2.0)
+    return (inside & surface & (dz_mm <= max_dz_mm)).sum(-1)

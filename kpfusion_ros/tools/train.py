@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'com' augmentation range: crop centre moved U(-x, x) mm per axis (reference 10)")
     p.add_argument("--rgb-drop", type=float, default=DataConfig.rgb_drop,
                    help="fraction of training crops whose colour is blanked (depth must carry the pose)")
+    p.add_argument("--hidden-weight", type=float, default=DataConfig.hidden_weight,
+                   help="rendered crops: draw a hand with at most --hidden-max-seen seen joints this many times as often "
+                        "as another (1 = uniform)")
+    p.add_argument("--hidden-max-seen", type=int, default=DataConfig.hidden_max_seen,
+                   help="seen joints (the surface at most 20 mm in front) up to which a hand counts as hidden")
     p.add_argument("--threads", type=int, default=0, help="torch threads for the optimiser process (0 = torch's default)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format for the image branches")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="forward-pass autocast")
@@ -96,7 +101,8 @@ def main(argv=None) -> int:
         data=DataConfig(seed=args.seed, width=args.width, height=args.height,
                         frames_per_step=args.frames_per_step, pool=args.pool, refresh=args.refresh,
                         augment=not args.no_augment, workers=args.workers, rgb_drop=args.rgb_drop,
-                        com_shift_mm=args.com_shift_mm),
+                        com_shift_mm=args.com_shift_mm, hidden_weight=args.hidden_weight,
+                        hidden_max_seen=args.hidden_max_seen),
         steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, time_budget_s=args.time_budget,
         **({} if args.lr_decay_at is None else {"lr_decay_at": args.lr_decay_at}),
         device=args.device, precision=args.precision, channels_last=args.channels_last, init_seed=args.init_seed,

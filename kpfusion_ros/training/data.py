@@ -25,7 +25,7 @@ import torch
 
 from ..data.synthetic import SyntheticConfig, render_batch
 from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
-                             lift_pixels, sample_indices)
+                             lift_pixels, sample_indices, seen_joints)
 from ..tracking import joint_mean
 from .augment import COM_RANGE_MM, SCALE_RANGE, randomize_rgb, rotate_selected, sample_modes, sample_params
 
@@ -49,6 +49,11 @@ class DataConfig:
     #: 'com' augmentation: the crop centre moves U(−x, x) mm per axis (reference: 10). Wider teaches the network
     #: the crops the node makes, centred where the localiser or the last pose put them, not on the GT.
     com_shift_mm: float = COM_RANGE_MM
+    #: crops: a hand with at most ``hidden_max_seen`` seen joints (:func:`~kpfusion_ros.preprocessing.seen_joints`)
+    #: is drawn from the pool this many times as often as another (1 = uniform draws, as before). Real grasps hide
+    #: most of the hand (the F-PHAB sample shows 2 of 21 joints) where the training stream shows a median 8.
+    hidden_weight: float = 1.0
+    hidden_max_seen: int = 6
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
@@ -289,9 +294,23 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
     out["rgb"] = (out["rgb"] * 255.0).round().to(torch.uint8)
     out["joints_mm"] = torch.as_tensor(np.stack(joints), dtype=torch.float32)
     out["is_right"] = torch.as_tensor(right)
+    out["seen"] = seen_joints(out["joints_mm"], batch).to(torch.int16)
     out["sample"] = torch.as_tensor(sample, dtype=torch.long)
     out["image_size"] = (syn.height, syn.width)
     return out
+
+
+def draw_indices(seen: torch.Tensor, count: int, g: torch.Generator, hidden_weight: float = 1.0,
+                 hidden_max_seen: int = 6) -> torch.Tensor:
+    """``count`` pool indices drawn with replacement: uniformly (``hidden_weight`` 1, the draw of before), or with
+    the hands that show at most ``hidden_max_seen`` seen joints weighted ``hidden_weight``."""
+    n = int(seen.shape[0])
+    if hidden_weight == 1.0:
+        return torch.randint(n, (count,), generator=g)
+    if hidden_weight <= 0:
+        raise ValueError(f"hidden_weight must be > 0, got {hidden_weight}")
+    w = torch.where(seen.to(torch.int64) <= int(hidden_max_seen), float(hidden_weight), 1.0).to(torch.float64)
+    return torch.multinomial(w, count, replacement=True, generator=g)
 
 
 def _cat_samples(parts: list[dict]) -> dict:
@@ -420,7 +439,7 @@ class RenderedCropStream:
         n = len(pool["sample"])
         if n == 0:
             raise ValueError("no hand in the pooled samples")
-        pick = torch.randint(n, (self.cfg.frames_per_step,), generator=g)
+        pick = draw_indices(pool["seen"], self.cfg.frames_per_step, g, self.cfg.hidden_weight, self.cfg.hidden_max_seen)
         return self._draw(pool, pick, g)
 
     def _draw(self, pool: dict, pick: torch.Tensor, g: torch.Generator) -> HandBatch:

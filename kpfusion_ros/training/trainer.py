@@ -113,6 +113,10 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones=[decay_step], gamma=cfg.gamma)
         self.crop_cfg = CropConfig.for_model(self.model_cfg, cube_mm=cfg.data.cube_mm)
         # dataset: a real-dataset reader (HandFrames); None = synthetic frames rendered on the fly
+        if cfg.data.hidden_weight != 1.0 and (dataset is not None or cfg.data.render != "crops"):
+            raise ValueError("hidden_weight applies to rendered crops (render 'crops', synthetic data) only")
+        if cfg.data.hidden_weight <= 0:
+            raise ValueError(f"hidden_weight must be > 0, got {cfg.data.hidden_weight}")
         if dataset is not None:
             self.stream = DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device)
         elif cfg.data.render == "crops":
