@@ -3,8 +3,11 @@ on rendered sequences (mixed sensors) and, with a local copy, on the F-PHAB samp
 
     python -P docs/results/seen_joints_2026-12-04/error_by_seen.py syn 401,402,403,404,405,406 60
     python -P docs/results/seen_joints_2026-12-04/error_by_seen.py fphab ~/.cache/kpfusion_ros/data/fphab
+    MODEL=weights.pt python -P ...   # other weights than the shipped ones
 """
+import os
 import sys
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,7 +23,8 @@ else:
     reader = SyntheticSequences([int(s) for s in sys.argv[2].split(",")], num_frames=int(sys.argv[3]),
                                 config=SyntheticConfig(width=320, height=240))
     step = 2
-pipe = HandPosePipeline(pipeline_config(NodeConfig()))
+pc = pipeline_config(NodeConfig())
+pipe = HandPosePipeline(replace(pc, model_path=os.environ.get("MODEL") or pc.model_path))
 offs = probe_offsets(30.0)
 rows = []  # (seen, mpjpe, kept share)
 for _, idx in frame_order(reader):
@@ -40,8 +44,12 @@ for _, idx in frame_order(reader):
             kept = float(np.mean([(j[k + 1, h].mean(0) - gc[h]) @ (o / 30.0) / 30.0 for k, o in enumerate(offs)]))
             rows.append((int(seen[h]), e, kept))
 r = np.array(rows)
-print(f"{sys.argv[1]}: {len(r)} hands")
+print(f"{sys.argv[1]}: {len(r)} hands ({pipe.model_description})")
 for lo, hi in ((0, 3), (4, 6), (7, 9), (10, 13), (14, 21)):
     m = (r[:, 0] >= lo) & (r[:, 0] <= hi)
     if m.any():
         print(f"  seen {lo:2d}-{hi:2d}: {int(m.sum()):4d} hands, GT-crop MPJPE {r[m, 1].mean():5.1f} mm, kept share {r[m, 2].mean():.2f}")
+hid = r[:, 0] <= 6
+if hid.any():
+    print(f"  seen  0- 6: {int(hid.sum()):4d} hands, GT-crop MPJPE {r[hid, 1].mean():5.1f} mm (pooled)")
+print(f"  all      : {len(r):4d} hands, GT-crop MPJPE {r[:, 1].mean():5.1f} mm")
