@@ -4,14 +4,19 @@ sequences (180 frames, cross_at 0.7, 320x240) where the front hand covers >= 5 %
 
     python -P docs/results/occlusion_mask_2026-12-04/occlusion_mask.py 501,502,503
 """
-import numpy as np, sys
+import os
+import sys
+from dataclasses import replace
+
+import numpy as np
 from kpfusion_ros.data.synthetic import SyntheticConfig, SyntheticSequences
 from kpfusion_ros.evaluation.real_frames import _labelled
 from kpfusion_ros.node_config import NodeConfig, pipeline_config
 from kpfusion_ros.pipeline import HandPosePipeline
 seeds = [int(s) for s in sys.argv[1].split(",")]
 r = SyntheticSequences(seeds, num_frames=180, cross_at=0.7, config=SyntheticConfig(width=320, height=240))
-p = HandPosePipeline(pipeline_config(NodeConfig()))
+pc = pipeline_config(NodeConfig())
+p = HandPosePipeline(replace(pc, model_path=os.environ.get("MODEL") or pc.model_path))  # MODEL=weights.pt
 rows = []
 for i in range(0, len(r), 2):
     f = r[i]; gj, gc, sides = _labelled(f)

@@ -18,6 +18,7 @@ else:
     from kpfusion_ros.data.synthetic import SyntheticConfig, SyntheticSequences
     r = SyntheticSequences([401, 402], num_frames=90, config=SyntheticConfig(width=320, height=240))
 pc = pipeline_config(NodeConfig())
+pc = replace(pc, model_path=os.environ.get("MODEL") or pc.model_path)  # MODEL=weights.pt: other weights
 if ri is not None: pc = replace(pc, refine_iterations=ri)
 p = HandPosePipeline(pc)
 D = []; Dl = []
