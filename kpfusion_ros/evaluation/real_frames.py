@@ -41,7 +41,7 @@ import torch
 
 from .. import joints as _joints
 from ..hand import HANDEDNESS_LEFT, HANDEDNESS_RIGHT, HANDEDNESS_UNKNOWN
-from ..preprocessing.labels import SEEN_DZ_MM  # a joint seen: the surface at most this far in front (mm)
+from ..preprocessing.labels import HIDDEN_MAX_SEEN, SEEN_DZ_MM  # seen: the surface at most SEEN_DZ_MM in front
 from .matching import MATCH_MM, match_centres
 from .metrics import auroc, pck, summarize
 
@@ -277,6 +277,13 @@ def label_depth_offsets(joints_mm: np.ndarray, depth_mm: np.ndarray, cam) -> np.
     return np.where(inside & (z > 0), j[..., 2] - z, np.nan)
 
 
+def seen_from_offsets(dz: np.ndarray) -> np.ndarray:
+    """Seen joints per hand (K, int) from :func:`label_depth_offsets`' K×21 offsets: with depth, and the surface at
+    most :data:`~kpfusion_ros.preprocessing.SEEN_DZ_MM` in front of the joint (no depth = not seen)."""
+    d = np.asarray(dz, dtype=np.float64).reshape(-1, 21)
+    return (np.isfinite(d) & (np.nan_to_num(d, nan=np.inf) <= SEEN_DZ_MM)).sum(1)
+
+
 def _label_depth_result(dz: list) -> dict:
     # one K×21 array per frame, K (labelled hands) may differ between frames
     d = np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1, 21) for x in dz]) if dz else np.zeros((0, 21))
@@ -285,12 +292,12 @@ def _label_depth_result(dz: list) -> dict:
         return {"joints_with_depth": 0}
     with np.errstate(all="ignore"):
         per = np.nanmedian(np.where(ok, d, np.nan), axis=0)
-    seen = (ok & (np.where(ok, d, np.inf) <= SEEN_DZ_MM)).sum(1)  # per hand; no depth = not seen
+    seen = seen_from_offsets(d)
     return {"joints_with_depth": int(ok.sum()), "joints": int(d.size), "median_dz_mm": float(np.median(d[ok])),
             "median_abs_dz_mm": float(np.median(np.abs(d[ok]))),
             "fraction_in_front_of_surface": float((d[ok] < 0).mean()),
             "seen_joints": {"dz_max_mm": SEEN_DZ_MM, "per_hand_median": float(np.median(seen)),
-                            "per_hand_mean": float(seen.mean()), "share_of_hands_with_6_or_fewer": float((seen <= 6).mean())},
+                            "per_hand_mean": float(seen.mean()), "share_of_hands_with_6_or_fewer": float((seen <= HIDDEN_MAX_SEEN).mean())},
             "per_joint_median_dz_mm": {n: (float(x) if np.isfinite(x) else float("nan"))
                                        for n, x in zip(network_joint_names(), per)}}
 

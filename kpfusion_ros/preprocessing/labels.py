@@ -13,13 +13,15 @@ from kpfusion_ros.geometry import mirror_points_mm, mm_to_xyz_nl, project, xyz_n
 
 from .crop import CropBatch
 
-__all__ = ["SEEN_DZ_MM", "labels_from_joints", "predictions_to_camera", "seen_joints"]
+__all__ = ["HIDDEN_MAX_SEEN", "SEEN_DZ_MM", "labels_from_joints", "predictions_to_camera", "seen_joints"]
 
 #: A labelled joint is **seen** when the observed surface at its pixel lies at most this far (mm) in front of it:
 #: the joint centre is inside a finger or the palm with nothing else before it (not an object, the back of the
 #: hand, another finger). The real-frame report counts seen joints on full frames
 #: (``real_frames.label_depth_offsets``), the training crops on crops (:func:`seen_joints`).
 SEEN_DZ_MM = 20.0
+#: A hand counts as **hidden** when it shows at most this many seen joints (of 21).
+HIDDEN_MAX_SEEN = 6
 
 
 def _mirror_rows(xyz_mm: torch.Tensor, batch: CropBatch) -> torch.Tensor:

@@ -29,6 +29,7 @@ def parse_overrides(items) -> dict:
     return out
 
 
+from ..preprocessing.labels import SEEN_DZ_MM  # noqa: E402
 from ..training.data import DataConfig  # noqa: E402
 from .dataset_args import add_dataset_arguments, open_dataset  # noqa: E402
 
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rendered crops: draw a hand with at most --hidden-max-seen seen joints this many times as often "
                         "as another (1 = uniform)")
     p.add_argument("--hidden-max-seen", type=int, default=DataConfig.hidden_max_seen,
-                   help="seen joints (the surface at most 20 mm in front) up to which a hand counts as hidden")
+                   help=f"seen joints (the surface at most {SEEN_DZ_MM:g} mm in front) up to which a hand counts as hidden")
     p.add_argument("--threads", type=int, default=0, help="torch threads for the optimiser process (0 = torch's default)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format for the image branches")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="forward-pass autocast")

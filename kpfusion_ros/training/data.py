@@ -26,6 +26,7 @@ import torch
 from ..data.synthetic import SyntheticConfig, render_batch
 from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
                              lift_pixels, sample_indices, seen_joints)
+from ..preprocessing.labels import HIDDEN_MAX_SEEN
 from ..tracking import joint_mean
 from .augment import COM_RANGE_MM, SCALE_RANGE, randomize_rgb, rotate_selected, sample_modes, sample_params
 
@@ -51,9 +52,9 @@ class DataConfig:
     com_shift_mm: float = COM_RANGE_MM
     #: crops: a hand with at most ``hidden_max_seen`` seen joints (:func:`~kpfusion_ros.preprocessing.seen_joints`)
     #: is drawn from the pool this many times as often as another (1 = uniform draws, as before). Real grasps hide
-    #: most of the hand (the F-PHAB sample shows 2 of 21 joints) where the training stream shows a median 8.
+    #: far more of the hand than the training stream does (docs/results/seen_joints_2026-12-04/).
     hidden_weight: float = 1.0
-    hidden_max_seen: int = 6
+    hidden_max_seen: int = HIDDEN_MAX_SEEN
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
@@ -301,7 +302,7 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
 
 
 def draw_indices(seen: torch.Tensor, count: int, g: torch.Generator, hidden_weight: float = 1.0,
-                 hidden_max_seen: int = 6) -> torch.Tensor:
+                 hidden_max_seen: int = HIDDEN_MAX_SEEN) -> torch.Tensor:
     """``count`` pool indices drawn with replacement: uniformly (``hidden_weight`` 1, the draw of before), or with
     the hands that show at most ``hidden_max_seen`` seen joints weighted ``hidden_weight``."""
     n = int(seen.shape[0])

@@ -1,4 +1,4 @@
-"""GT-crop MPJPE and the offset probe's kept share per hand, binned by joints seen (real_frames.SEEN_DZ_MM rule),
+"""GT-crop MPJPE and the offset probe's kept share per hand, binned by joints seen (real_frames.seen_from_offsets),
 on rendered sequences (mixed sensors) and, with a local copy, on the F-PHAB sample.
 
     python -P docs/results/seen_joints_2026-12-04/error_by_seen.py syn 401,402,403,404,405,406 60
@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from kpfusion_ros.evaluation.real_frames import SEEN_DZ_MM, _labelled, frame_order, label_depth_offsets, probe_offsets
+from kpfusion_ros.evaluation.real_frames import _labelled, frame_order, label_depth_offsets, probe_offsets, seen_from_offsets
 from kpfusion_ros.node_config import NodeConfig, pipeline_config
 from kpfusion_ros.pipeline import HandPosePipeline
 
@@ -35,7 +35,7 @@ for _, idx in frame_order(reader):
             continue
         depth = np.asarray(f.depth, np.float32)
         dz = label_depth_offsets(gj, depth, f.cam)
-        seen = (np.isfinite(dz) & (np.nan_to_num(dz, nan=np.inf) <= SEEN_DZ_MM)).sum(1)
+        seen = seen_from_offsets(dz)
         left = np.array([s == "left" for s in sides])
         cs = np.concatenate([gc] + [gc + o for o in offs])
         j = pipe.estimate(f.color, depth, f.cam, cs, np.tile(left, 7))[0].reshape(7, len(gj), 21, 3) * 1000.0

@@ -1,4 +1,4 @@
-"""Joints seen per hand (kpfusion_ros.evaluation.real_frames.SEEN_DZ_MM rule) on frames of the training stream.
+"""Joints seen per hand (kpfusion_ros.preprocessing.SEEN_DZ_MM rule) on frames of the training stream.
 
     python -P docs/results/seen_joints_2026-12-04/training_stream.py [FRAMES]
 """
