@@ -22,7 +22,7 @@ The second hand's path is placed over the whole sequence at once (:meth:`Crossin
 3. Smoothness. Each frame's push is found first on its own; then, per depth order, the pushes are spread in time
    (:func:`rate_limited`) so that the second hand's extra depth changes by at most ``max_speed_mm_s`` (450 mm/s):
    it starts moving aside before the hands meet and drifts back after. Each frame is checked again, and one that
-   is still not separated gets the rest of its push on its own (counted in ``late_pushes``).
+   is still not separated gets the rest of its push on its own.
 
 Every two-hand frame of a sequence with a crossing goes through steps 2–3, not only the window: the two hands'
 own paths are independent and may meet elsewhere too (without a crossing the renderer lets them interpenetrate).
@@ -196,15 +196,13 @@ class CrossingMotion:
     A frame's push is found first on its own; then, per depth order, the pushes are spread in time so that the
     second hand's extra depth changes by at most ``max_speed_mm_s`` (it starts moving aside before the hands
     meet and drifts back after), and each frame is checked again (a frame still not separated gets the rest of
-    its push on its own, counted in ``late_pushes``).
+    its push on its own).
     """
 
     def __init__(self, crossing: Crossing | None, fps: float, margin_mm: float = 5.0,
                  max_speed_mm_s: float = 450.0):
         self.crossing, self.fps, self.margin_mm = crossing, float(fps), float(margin_mm)
         self.step_mm = float(max_speed_mm_s) / self.fps
-        self.pushed = 0  # frames that needed a push on their own
-        self.late_pushes = 0  # frames that needed more after the spreading
 
     @staticmethod
     def _first_spheres(first: HandState, held: Solid | None):
@@ -231,7 +229,6 @@ class CrossingMotion:
             cb, rb = skin_spheres(base)
             o = order
             push = _least_push(lambda d: separated(ca, ra, cb + np.array([0.0, 0.0, o * d]), rb, o, self.margin_mm))
-            self.pushed += push > 0
             carry = o * push
             bases.append((base, cb, rb))
             orders.append(o)
@@ -244,6 +241,5 @@ class CrossingMotion:
         for (base, cb, rb), o, (ca, ra), z in zip(bases, orders, firsts_sph, spread):
             extra = _least_push(lambda d: separated(ca, ra, cb + np.array([0.0, 0.0, z + o * d]), rb, o,
                                                     self.margin_mm))
-            self.late_pushes += extra > 0
             out.append(_shifted(base, z + o * extra))
         return out
