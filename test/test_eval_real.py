@@ -315,6 +315,13 @@ def test_offset_probe_of_a_network_that_finds_or_follows(real_root, follows):
         assert v["kept_fraction"] == pytest.approx(1.0 if follows else 0.0, abs=1e-4)
         assert v["mpjpe_mm"] == pytest.approx(20.0 if follows else 0.0, abs=1e-3)
     assert op["kept_fraction_mean"] == pytest.approx(1.0 if follows else 0.0, abs=1e-4)
+    # the same per hand, binned by joints seen: every bin with hands keeps the same fraction
+    bs = res["gt_crops"]["by_seen_joints"]
+    assert bs["all"]["hands"] == len(truth) == sum(b["hands"] for b in bs["bins"].values())
+    assert bs["all"]["mpjpe_mm"] == pytest.approx(res["gt_crops"]["network"]["mpjpe_mm"])
+    for b in list(bs["bins"].values()) + [bs["all"]]:
+        if b["hands"]:
+            assert b["kept_fraction"] == pytest.approx(1.0 if follows else 0.0, abs=1e-4)
     # half-way: the predicted centre moved by half the offset, plus a constant bias the mean over ± cancels
     gt = np.stack(truth)
     offs = probe_offsets(10.0)
@@ -324,6 +331,29 @@ def test_offset_probe_of_a_network_that_finds_or_follows(real_root, follows):
     assert half["kept_fraction_mean"] == pytest.approx(0.5, abs=1e-9)
     assert half["offsets"]["+x"]["kept_fraction"] == pytest.approx(0.5 + 0.2, abs=1e-9)
     assert half["offsets"]["-x"]["kept_fraction"] == pytest.approx(0.5 - 0.2, abs=1e-9)
+
+
+def test_error_by_seen_bins_pools_and_checks_its_inputs():
+    from kpfusion_ros.evaluation.real_frames import SEEN_BINS, error_by_seen
+    from kpfusion_ros.preprocessing import HIDDEN_MAX_SEEN
+
+    gt = np.stack([fx.hand_network((0, 0, 400 + 10 * k)) for k in range(5)])
+    seen = np.array([0, 3, 5, 12, 21])
+    off = np.array([10.0, 20.0, 30.0, 40.0, 50.0])  # hand k: every joint off[k] mm off along z
+    pred = gt + off[:, None, None] * np.array([0.0, 0.0, 1.0])
+    kept = np.array([0.9, 0.7, 0.5, 0.3, 0.1])
+    r = error_by_seen(pred, gt, seen, kept)
+    assert tuple(r["bins"]) == tuple(f"{lo}-{hi}" for lo, hi in SEEN_BINS)
+    assert r["bins"]["0-3"] == {"hands": 2, "mpjpe_mm": pytest.approx(15.0), "kept_fraction": pytest.approx(0.8)}
+    assert r["bins"]["4-6"]["mpjpe_mm"] == pytest.approx(30.0) and r["bins"]["7-9"] == {
+        "hands": 0, "mpjpe_mm": None, "kept_fraction": None}
+    assert r["bins"]["10-13"]["hands"] == 1 and r["bins"]["14-21"]["mpjpe_mm"] == pytest.approx(50.0)
+    assert r["hidden"]["max_seen"] == HIDDEN_MAX_SEEN == 6
+    assert r["hidden"]["hands"] == 3 and r["hidden"]["mpjpe_mm"] == pytest.approx(20.0)
+    assert r["all"]["mpjpe_mm"] == pytest.approx(30.0) and r["all"]["kept_fraction"] == pytest.approx(0.5)
+    assert "kept_fraction" not in error_by_seen(pred, gt, seen)["all"]
+    with pytest.raises(ValueError, match="4 seen counts"):
+        error_by_seen(pred, gt, seen[:4])
 
 
 def test_kpfusion_eval_real_cli(real_root, tmp_path):

@@ -10,9 +10,9 @@ Two protocols over the reader's frames, in sequence order:
   joints at the GT centre. Metrics: MPJPE, PA-MPJPE, PCK at :data:`PCK_THRESHOLDS_MM`, per finger,
   hand size (wrist → middle tip, mean joint-to-centre distance, summed bone length) and every bone's
   median length against the labels', the frame-to-frame jitter against the labels' (:func:`jitter_mm`),
-  and the **convention floor** (:func:`skeleton_floor`): what the labels score when redrawn with the
+  the **convention floor** (:func:`skeleton_floor`): what the labels score when redrawn with the
   training skeleton's proportions, i.e. what differs between the dataset's joint placement and the
-  renderer's before any network error.
+  renderer's before any network error, and the MPJPE by joints seen per hand (:func:`error_by_seen`).
 * ``node``: :class:`~kpfusion_ros.pipeline.HandPosePipeline` with the node's defaults
   (``pipeline_config(NodeConfig())``) over each sequence in frame order with its stamps (tracker
   reset between sequences). A published hand whose crop centre is ≤ ``match_mm`` from the GT joint
@@ -47,7 +47,7 @@ from .metrics import auroc, pck, summarize
 
 __all__ = ["RealEvalConfig", "mean_training_pose", "pose_metrics", "hand_size", "jitter_mm", "frame_order",
            "evaluate_real", "localizer_candidates", "label_depth_offsets", "summarize_candidates", "markdown_table",
-           "PCK_THRESHOLDS_MM", "MATCH_MM", "MEAN_POSE_FRAMES"]
+           "PCK_THRESHOLDS_MM", "MATCH_MM", "MEAN_POSE_FRAMES", "error_by_seen", "kept_fractions", "SEEN_BINS"]
 
 #: A detection within MATCH_MM (crop centre ↔ GT joint mean, evaluation.matching) is the labelled hand.
 PCK_THRESHOLDS_MM = (20.0, 40.0)
@@ -384,7 +384,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         todo = todo[: cfg.max_frames]
     training = training_labels(cfg.mean_pose_frames) if "gt_crops" in cfg.protocols else None
 
-    gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": [], "probe": []}
+    gc = {"pred": [], "gt": [], "seq": [], "frame": [], "conf": [], "probe": [], "seen": []}
     nd = {"found": 0, "hands": 0, "elsewhere": 0, "centre_err": [], "mean_err": [], "pred": [], "gt": [],
           "true_conf": [], "false_conf": [], "true_parts": [], "false_parts": [], "handedness": [], "label_side": [],
           "false": [], "identity": []}
@@ -403,6 +403,7 @@ def evaluate_real(reader, pipeline_config, cfg: RealEvalConfig = RealEvalConfig(
         fno = _frame_number(reader, i, frame)
         if len(gt_j):
             label_dz.append(label_depth_offsets(gt_j, depth, frame.cam))
+            gc["seen"].extend(int(n) for n in seen_from_offsets(label_dz[-1]))
         if "gt_crops" in cfg.protocols and len(gt_j):
             left = np.array([side == "left" for side in sides], dtype=bool)  # mirrored, as in training
             joints_m, _, _, overall, _ = crops.estimate(color, depth, frame.cam, gt_c, left)
@@ -487,18 +488,54 @@ def offset_probe_result(pred_by_offset: np.ndarray, gt_mm: np.ndarray, offset_mm
     """
     gt = np.asarray(gt_mm, dtype=np.float64).reshape(-1, 21, 3)
     pred = np.asarray(pred_by_offset, dtype=np.float64).reshape(6, -1, 21, 3)
-    offs = probe_offsets(offset_mm)
     out: dict = {"offset_mm": float(offset_mm), "hands": int(len(gt)), "offsets": {}}
     if not len(gt):
         return out
-    d = pred.mean(2) - gt.mean(1)[None]                                  # 6×K×3
+    kept = kept_fractions(pred, gt, offset_mm)                          # 6×K
     for k, name in enumerate(PROBE_NAMES):
-        u = offs[k] / np.linalg.norm(offs[k])
-        out["offsets"][name] = {"kept_fraction": float((d[k] @ u).mean() / float(offset_mm)),
+        out["offsets"][name] = {"kept_fraction": float(kept[k].mean()),
                                 "mpjpe_mm": float(np.linalg.norm(pred[k] - gt, axis=-1).mean())}
     out["kept_fraction_mean"] = float(np.mean([v["kept_fraction"] for v in out["offsets"].values()]))
     out["mpjpe_mm_mean"] = float(np.mean([v["mpjpe_mm"] for v in out["offsets"].values()]))
     return out
+
+
+def kept_fractions(pred_by_offset: np.ndarray, gt_mm: np.ndarray, offset_mm: float) -> np.ndarray:
+    """6×K: per probe offset and hand, the predicted joint mean's displacement from the GT joint mean along the
+    offset, divided by the offset (``pred_by_offset`` 6×K×21×3 mm from :func:`probe_offsets`' crops)."""
+    gt = np.asarray(gt_mm, dtype=np.float64).reshape(-1, 21, 3)
+    pred = np.asarray(pred_by_offset, dtype=np.float64).reshape(6, -1, 21, 3)
+    offs = probe_offsets(offset_mm)
+    d = pred.mean(2) - gt.mean(1)[None]                                  # 6×K×3
+    return np.einsum("khc,kc->kh", d, offs / np.linalg.norm(offs, axis=1, keepdims=True)) / float(offset_mm)
+
+
+#: Bins of joints seen per hand (inclusive) for :func:`error_by_seen` (docs/results/seen_joints_2026-12-04/).
+SEEN_BINS = ((0, 3), (4, 6), (7, 9), (10, 13), (14, 21))
+
+
+def error_by_seen(pred_mm: np.ndarray, gt_mm: np.ndarray, seen: np.ndarray, kept: Optional[np.ndarray] = None) -> dict:
+    """GT-crop MPJPE per hand binned by joints seen (:func:`seen_from_offsets`, bins :data:`SEEN_BINS`), pooled over
+    the hidden hands (≤ :data:`~kpfusion_ros.preprocessing.HIDDEN_MAX_SEEN` seen) and over all; with ``kept``
+    (K: each hand's offset-probe kept fraction, the mean of :func:`kept_fractions` over the six offsets) its mean
+    per bin too. How much worse the network is where the frame hides the hand, on any dataset."""
+    pred = np.asarray(pred_mm, dtype=np.float64).reshape(-1, 21, 3)
+    gt = np.asarray(gt_mm, dtype=np.float64).reshape(-1, 21, 3)
+    seen = np.asarray(seen, dtype=np.int64).reshape(-1)
+    if not len(pred) == len(gt) == len(seen) or (kept is not None and len(kept) != len(seen)):
+        raise ValueError(f"{len(pred)} predictions, {len(gt)} labels, {len(seen)} seen counts"
+                         + ("" if kept is None else f", {len(kept)} kept fractions"))
+    err = np.linalg.norm(pred - gt, axis=-1).mean(1)                   # K
+
+    def group(mask: np.ndarray) -> dict:
+        g = {"hands": int(mask.sum()), "mpjpe_mm": float(err[mask].mean()) if mask.any() else None}
+        if kept is not None:
+            g["kept_fraction"] = float(np.asarray(kept)[mask].mean()) if mask.any() else None
+        return g
+
+    return {"bins": {f"{lo}-{hi}": group((seen >= lo) & (seen <= hi)) for lo, hi in SEEN_BINS},
+            "hidden": {"max_seen": HIDDEN_MAX_SEEN, **group(seen <= HIDDEN_MAX_SEEN)},
+            "all": group(np.ones(len(seen), dtype=bool))}
 
 
 def _gt_crops_result(gc: dict, training: np.ndarray, cfg: RealEvalConfig) -> dict:
@@ -508,6 +545,7 @@ def _gt_crops_result(gc: dict, training: np.ndarray, cfg: RealEvalConfig) -> dic
     centre = gt.mean(1, keepdims=True)
     base_mean = centre + mean_pose[None]
     base_centre = np.repeat(centre, 21, axis=1)
+    probe = np.concatenate(gc["probe"], axis=1) if gc["probe"] else None
     return {
         "protocol": "gt_crops", "hands": int(len(gt)),
         "network": pose_metrics(pred, gt, cfg.pck_mm),
@@ -528,8 +566,9 @@ def _gt_crops_result(gc: dict, training: np.ndarray, cfg: RealEvalConfig) -> dic
                       "error": jitter_mm(pred - gt, gc["seq"], gc["frame"])},
         "confidence": _stats(gc["conf"]),
         "mean_training_pose_frames": int(cfg.mean_pose_frames),
-        **({"offset_probe": offset_probe_result(np.concatenate(gc["probe"], axis=1), gt, cfg.offset_probe_mm)}
-           if gc["probe"] else {}),
+        **({"offset_probe": offset_probe_result(probe, gt, cfg.offset_probe_mm)} if probe is not None else {}),
+        "by_seen_joints": error_by_seen(pred, gt, gc["seen"],
+                                        None if probe is None else kept_fractions(probe, gt, cfg.offset_probe_mm).mean(0)),
     }
 
 
@@ -685,6 +724,16 @@ def markdown_table(res: dict) -> str:
                       + f" | {_f(op['kept_fraction_mean'], 2)} |",
                       "| MPJPE (mm) | " + " | ".join(_f(v["mpjpe_mm"]) for v in op["offsets"].values())
                       + f" | {_f(op['mpjpe_mm_mean'])} |"]
+        bs = g.get("by_seen_joints")
+        if bs and bs["all"]["hands"]:
+            probe_col = "kept_fraction" in bs["all"]
+            rows = [(f"{k}", v) for k, v in bs["bins"].items()] + [
+                (f"0-{bs['hidden']['max_seen']} (hidden, pooled)", bs["hidden"]), ("all", bs["all"])]
+            lines += ["", "By joints seen per hand (network, GT crops):", "",
+                      "| joints seen | hands | MPJPE (mm) |" + (" kept fraction |" if probe_col else ""),
+                      "|---|---:|---:|" + ("---:|" if probe_col else "")]
+            lines += [f"| {name} | {v['hands']} | {_f(v['mpjpe_mm'])} |"
+                      + (f" {_f(v['kept_fraction'], 2)} |" if probe_col else "") for name, v in rows]
         pf = g["network"]["per_finger_mpjpe_mm"]
         lines += ["", "| per finger (network) | " + " | ".join(pf) + " |", "|---|" + "---:|" * len(pf),
                   "| MPJPE (mm) | " + " | ".join(_f(v) for v in pf.values()) + " |"]
