@@ -124,9 +124,11 @@ def test_directly_rendered_crops_equal_crops_of_full_frames():
         sc = sample_scene(frame_generator(5, i), W, H, cfg.scene, "clean")
         cen = f.joints_mm.mean(1)
         full = crop_hands(f.color, f.depth.astype(np.float32), cen, f.cam, cc, mirror=~f.is_right)
-        mine, lab = render_hand_crops([sc] * f.num_hands, list(range(f.num_hands)), cen,
-                                      np.full((f.num_hands, 3), 250.0), cc, finish, torch.Generator().manual_seed(0))
+        mine, lab, sensed = render_hand_crops([sc] * f.num_hands, list(range(f.num_hands)), cen,
+                                              np.full((f.num_hands, 3), 250.0), cc, finish,
+                                              torch.Generator().manual_seed(0))
         assert [not lb.is_right for lb in lab] == list(~f.is_right)
+        assert torch.equal(sensed, torch.ones(f.num_hands))  # a clean sensor gives every visible pixel a depth
         assert torch.equal(mine.M, full.M) and torch.equal(mine.mirrored, full.mirrored)
         dd = (mine.depth - full.depth).abs() * 125.0  # nl → mm (cube 250 mm)
         close += float((dd <= 1.01).float().sum())
@@ -284,6 +286,38 @@ def test_seen_joints_on_directly_rendered_crops_agree_with_full_frames():
     assert crop.min() <= 6 < crop.max()  # the scenes differ in how much they hide
 
 
+def test_sensed_share_counts_the_hand_pixels_with_depth():
+    from kpfusion_ros.preprocessing import sensed_share
+
+    depth = torch.zeros(3, 4, 4)
+    depth[0, :2] = 500.0  # the top half has depth
+    mask = torch.zeros(3, 4, 4, dtype=torch.bool)
+    mask[0, :, :2] = True  # the hand: the left half (8 pixels, 4 with depth)
+    mask[1] = True  # a hand with no depth at all
+    s = sensed_share(depth, mask)  # image 2: no pixel of the hand visible
+    assert s.tolist() == [0.5, 0.0, 1.0]
+
+
+def test_a_hand_nearer_than_the_sensor_range_is_not_sensed():
+    """render_training_crops' ``sensed``: with the Azure Kinect preset (range from 0.5 m) an egocentric hand at
+    0.25-0.5 m gets almost no depth; with the SR300 (from 0.2 m) the same scenes' hands do. Rendered crops of the
+    training stream cover both kinds, and ``sensed`` is a share in [0, 1]."""
+    from kpfusion_ros.data.synthetic.scene import SceneConfig
+    from kpfusion_ros.training.data import render_training_crops
+
+    cc = CropConfig(num_points=64)
+    ego = SceneConfig(views=(0.0, 1.0, 0.0), ego_hand_z_mm=(260.0, 420.0))
+    shares = {}
+    for sensor in ("azure_kinect", "sr300"):
+        syn = SyntheticConfig(width=W, height=H, sensor=sensor, scene=ego)
+        shares[sensor] = render_training_crops(3, range(6), syn, cc, augment=False)["sensed"]
+    assert len(shares["sr300"]) == len(shares["azure_kinect"]) >= 4
+    assert float(shares["azure_kinect"].max()) < 0.1
+    assert float(shares["sr300"].median()) > 0.6
+    mixed = render_training_crops(0, range(24), SyntheticConfig(width=W, height=H), cc, augment=False)["sensed"]
+    assert ((mixed >= 0) & (mixed <= 1)).all() and float(mixed.max()) > 0.6
+
+
 def test_hidden_weight_draws_hidden_hands_more_often():
     from kpfusion_ros.training.data import draw_indices
 
@@ -297,3 +331,21 @@ def test_hidden_weight_draws_hidden_hands_more_often():
     assert int(pick.max()) < 100
     with pytest.raises(ValueError, match="hidden_weight must be > 0"):
         draw_indices(seen, 4, g, hidden_weight=0.0)
+
+
+def test_min_sensed_leaves_unsensed_hands_out_of_the_draws():
+    from kpfusion_ros.training.data import draw_indices
+
+    seen = torch.tensor([2] * 10 + [12] * 90, dtype=torch.int16)
+    sensed = torch.ones(100)
+    sensed[:5] = 0.0  # five of the hidden hands have no depth
+    sensed[50:60] = 0.3
+    pick = draw_indices(seen, 4000, torch.Generator().manual_seed(6), sensed=sensed, min_sensed=0.2)
+    assert int((pick < 5).sum()) == 0 and int(((pick >= 50) & (pick < 60)).sum()) > 0
+    both = draw_indices(seen, 4000, torch.Generator().manual_seed(7), hidden_weight=9.0, sensed=sensed, min_sensed=0.2)
+    share = float(((both >= 5) & (both < 10)).float().mean())  # 5·9 / (5·9 + 90) = 1/3
+    assert int((both < 5).sum()) == 0 and 0.28 < share < 0.39
+    with pytest.raises(ValueError, match="sensed shares"):
+        draw_indices(seen, 4, torch.Generator(), min_sensed=0.2)
+    with pytest.raises(ValueError, match="no hand"):
+        draw_indices(seen, 4, torch.Generator(), sensed=torch.zeros(100), min_sensed=0.2)

@@ -26,7 +26,7 @@ from .config import CUBE_MM, CropConfig
 from .crop import CropBatch, crop_batch_from_canvas, crop_hands
 from .depth_points import (depth_to_points, foreground_mask, foreground_points_mask, lift_pixels, normalize_depth,
                            sample_indices, sample_points)
-from .labels import HIDDEN_MAX_SEEN, SEEN_DZ_MM, labels_from_joints, predictions_to_camera, seen_joints
+from .labels import HIDDEN_MAX_SEEN, SEEN_DZ_MM, labels_from_joints, predictions_to_camera, seen_joints, sensed_share
 
 __all__ = [
     "CUBE_MM",
@@ -48,6 +48,7 @@ __all__ = [
     "crop_batch_from_canvas",
     "labels_from_joints",
     "seen_joints",
+    "sensed_share",
     "SEEN_DZ_MM",
     "HIDDEN_MAX_SEEN",
     "predictions_to_camera",

@@ -13,7 +13,8 @@ from kpfusion_ros.geometry import mirror_points_mm, mm_to_xyz_nl, project, xyz_n
 
 from .crop import CropBatch
 
-__all__ = ["HIDDEN_MAX_SEEN", "SEEN_DZ_MM", "labels_from_joints", "predictions_to_camera", "seen_joints"]
+__all__ = ["HIDDEN_MAX_SEEN", "SEEN_DZ_MM", "labels_from_joints", "predictions_to_camera", "seen_joints",
+           "sensed_share"]
 
 #: A labelled joint is **seen** when the observed surface at its pixel lies at most this far (mm) in front of it:
 #: the joint centre is inside a finger or the palm with nothing else before it (not an object, the back of the
@@ -22,6 +23,17 @@ __all__ = ["HIDDEN_MAX_SEEN", "SEEN_DZ_MM", "labels_from_joints", "predictions_t
 SEEN_DZ_MM = 20.0
 #: A hand counts as **hidden** when it shows at most this many seen joints (of 21).
 HIDDEN_MAX_SEEN = 6
+
+
+def sensed_share(depth: torch.Tensor, hand_mask: torch.Tensor) -> torch.Tensor:
+    """Per image (K, float): the share of a hand's rendered pixels (``hand_mask`` K×H×W bool: where the hand's own
+    surface is the first hit) at which the sensor gave a depth (``depth`` K×H×W, 0 = none). A hand behind an object
+    keeps a high share (what is visible of it has depth); a hand nearer than the sensor's range, or lost to its
+    dropouts, a low one. 1 where no pixel of the hand is visible (nothing the sensor could have missed)."""
+    m = hand_mask.reshape(hand_mask.shape[0], -1)
+    with_depth = (m & (depth.reshape(depth.shape[0], -1) > 0)).sum(1).to(torch.float32)
+    n = m.sum(1).to(torch.float32)
+    return torch.where(n > 0, with_depth / n.clamp(min=1.0), torch.ones_like(n))
 
 
 def _mirror_rows(xyz_mm: torch.Tensor, batch: CropBatch) -> torch.Tensor:

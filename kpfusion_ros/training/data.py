@@ -55,6 +55,12 @@ class DataConfig:
     #: far more of the hand than the training stream does (docs/results/seen_joints_2026-12-04/).
     hidden_weight: float = 1.0
     hidden_max_seen: int = HIDDEN_MAX_SEEN
+    #: crops: a hand whose visible pixels got a sensor depth at a share below this
+    #: (:func:`~kpfusion_ros.preprocessing.sensed_share`) is never drawn (0 = every hand, as before). The sensor models
+    #: leave some hands without depth (an Azure Kinect sees nothing nearer than 0.5 m, and egocentric hands are
+    #: 0.25–0.6 m away): such a crop has no pose in it for a depth network, only a guess to learn
+    #: (docs/results/seen_joints_2026-12-04/).
+    min_sensed: float = 0.0
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
@@ -289,28 +295,37 @@ def render_training_crops(seed: int, indices, syn: SyntheticConfig, crop_cfg: Cr
     # colour stays 0–255 (uint8) in the pool: the batch builder scales it
     cc = replace(crop_cfg, dtype=torch.float32)
     finish = sensor_finish(scenes, syn.width)
-    batch, _ = render_hand_crops(scenes, hands, np.stack(cents), np.stack(cubes), cc, finish,
+    batch, _, sensed = render_hand_crops(scenes, hands, np.stack(cents), np.stack(cubes), cc, finish,
                                  torch.Generator().manual_seed(int(seed) * 7919 + int(indices[0])))
     out = {n: getattr(batch, n) for n in _CROP_FIELDS}
     out["rgb"] = (out["rgb"] * 255.0).round().to(torch.uint8)
     out["joints_mm"] = torch.as_tensor(np.stack(joints), dtype=torch.float32)
     out["is_right"] = torch.as_tensor(right)
     out["seen"] = seen_joints(out["joints_mm"], batch).to(torch.int16)
+    out["sensed"] = sensed.to(torch.float32)
     out["sample"] = torch.as_tensor(sample, dtype=torch.long)
     out["image_size"] = (syn.height, syn.width)
     return out
 
 
 def draw_indices(seen: torch.Tensor, count: int, g: torch.Generator, hidden_weight: float = 1.0,
-                 hidden_max_seen: int = HIDDEN_MAX_SEEN) -> torch.Tensor:
-    """``count`` pool indices drawn with replacement: uniformly (``hidden_weight`` 1, the draw of before), or with
-    the hands that show at most ``hidden_max_seen`` seen joints weighted ``hidden_weight``."""
+                 hidden_max_seen: int = HIDDEN_MAX_SEEN, sensed: Optional[torch.Tensor] = None,
+                 min_sensed: float = 0.0) -> torch.Tensor:
+    """``count`` pool indices drawn with replacement: uniformly (``hidden_weight`` 1 and ``min_sensed`` 0, the draw
+    of before), or with the hands that show at most ``hidden_max_seen`` seen joints weighted ``hidden_weight`` and
+    those whose ``sensed`` share is below ``min_sensed`` left out."""
     n = int(seen.shape[0])
-    if hidden_weight == 1.0:
+    if hidden_weight == 1.0 and min_sensed <= 0:
         return torch.randint(n, (count,), generator=g)
     if hidden_weight <= 0:
         raise ValueError(f"hidden_weight must be > 0, got {hidden_weight}")
     w = torch.where(seen.to(torch.int64) <= int(hidden_max_seen), float(hidden_weight), 1.0).to(torch.float64)
+    if min_sensed > 0:
+        if sensed is None or sensed.shape[0] != n:
+            raise ValueError("min_sensed needs the pool's sensed shares (crops rendered by render_training_crops)")
+        w = torch.where(sensed.to(torch.float64) >= float(min_sensed), w, torch.zeros_like(w))
+        if not bool((w > 0).any()):
+            raise ValueError(f"no hand of the {n} in the pool has a sensed share >= {min_sensed}")
     return torch.multinomial(w, count, replacement=True, generator=g)
 
 
@@ -440,7 +455,8 @@ class RenderedCropStream:
         n = len(pool["sample"])
         if n == 0:
             raise ValueError("no hand in the pooled samples")
-        pick = draw_indices(pool["seen"], self.cfg.frames_per_step, g, self.cfg.hidden_weight, self.cfg.hidden_max_seen)
+        pick = draw_indices(pool["seen"], self.cfg.frames_per_step, g, self.cfg.hidden_weight, self.cfg.hidden_max_seen,
+                            pool.get("sensed"), self.cfg.min_sensed)
         return self._draw(pool, pick, g)
 
     def _draw(self, pool: dict, pick: torch.Tensor, g: torch.Generator) -> HandBatch:

@@ -117,6 +117,10 @@ class Trainer:
             raise ValueError("hidden_weight applies to rendered crops (render 'crops', synthetic data) only")
         if cfg.data.hidden_weight <= 0:
             raise ValueError(f"hidden_weight must be > 0, got {cfg.data.hidden_weight}")
+        if cfg.data.min_sensed != 0.0 and (dataset is not None or cfg.data.render != "crops"):
+            raise ValueError("min_sensed applies to rendered crops (render 'crops', synthetic data) only")
+        if not 0.0 <= cfg.data.min_sensed <= 1.0:
+            raise ValueError(f"min_sensed must be in [0, 1], got {cfg.data.min_sensed}")
         if dataset is not None:
             self.stream = DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device)
         elif cfg.data.render == "crops":

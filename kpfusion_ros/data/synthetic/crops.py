@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ...geometry import mirror_points_mm
-from ...preprocessing import CropConfig, crop_geometry, crop_batch_from_canvas, nearest_indices
+from ...preprocessing import CropConfig, crop_geometry, crop_batch_from_canvas, nearest_indices, sensed_share
 from .render import cast, shade
 from .scene import SceneSpec, scene_primitives
 
@@ -67,8 +67,9 @@ def render_hand_crops(scenes: list[SceneSpec], hand: list[int], centers_mm: np.n
     ``centers_mm`` K×3 (real camera frame), ``cube_mm`` K×3; the crop of a left hand is mirrored
     like :func:`~kpfusion_ros.preprocessing.crop_hands`. ``finish(z, gbuffer, rgb, pitch)`` turns the
     clean render into (depth mm K×S×S float, colour K×S×S×3 uint8) — the sensor model; ``pitch``
-    K is the full-resolution pixels one canvas pixel stands for. Returns (CropBatch, labels) where
-    labels are the scenes' HandLabels of the chosen hands.
+    K is the full-resolution pixels one canvas pixel stands for. Returns (CropBatch, labels, sensed):
+    labels are the scenes' HandLabels of the chosen hands, sensed (K) the share of each hand's visible
+    pixels in its crop that the sensor model gave a depth (:func:`~kpfusion_ros.preprocessing.sensed_share`).
     """
     device = torch.device(device)
     K = len(scenes)
@@ -96,8 +97,10 @@ def render_hand_crops(scenes: list[SceneSpec], hand: list[int], centers_mm: np.n
     ok = torch.as_tensor(row_ok[:, :, None] & col_ok[:, None, :], device=device)
     depth = torch.where(ok, depth.to(torch.float32), torch.zeros((), device=device))
     color = torch.where(ok.unsqueeze(-1), color, torch.zeros((), dtype=color.dtype, device=device))
+    own = gb.inst == torch.as_tensor(hand, dtype=gb.inst.dtype, device=device).view(K, 1, 1)
+    sensed = sensed_share(depth, own & ok)
     fl = torch.as_tensor(flip, device=device).view(K, 1, 1)
     depth = torch.where(fl, depth.flip(-1), depth)
     color = torch.where(fl.unsqueeze(-1), color.flip(-2), color)
     batch = crop_batch_from_canvas(depth, color, geo, c, cube, cam, mirror, crop_cfg, generator, (H, W), device)
-    return batch, lab
+    return batch, lab, sensed
