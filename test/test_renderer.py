@@ -349,3 +349,53 @@ def test_min_sensed_leaves_unsensed_hands_out_of_the_draws():
         draw_indices(seen, 4, torch.Generator(), min_sensed=0.2)
     with pytest.raises(ValueError, match="no hand"):
         draw_indices(seen, 4, torch.Generator(), sensed=torch.zeros(100), min_sensed=0.2)
+
+
+def test_front_object_hides_the_hand_without_cutting_it():
+    """SceneConfig.p_front_object: a hand-held item just in front of the hand, drawn after the rest of the scene
+    (which stays the scene drawn without it); most hands get one; no point inside an item is inside any hand's
+    skin, and the whole item lies nearer to the camera than the hand."""
+    from kpfusion_ros.data.synthetic.grasp import GraspObject
+    from kpfusion_ros.data.synthetic.scene import OBJECT_INSTANCE, depth_extent
+
+    got = hands = 0
+    for i in range(30):
+        base = sample_scene(frame_generator(11, i), W, H, SceneConfig(), "mixed")
+        sc = sample_scene(frame_generator(11, i), W, H, SceneConfig(p_front_object=1.0), "mixed")
+        assert sc.view == base.view and sc.sensor == base.sensor
+        for a, b in zip(sc.hands, base.hands):
+            assert np.array_equal(a.t, b.t) and np.array_equal(a.pose, b.pose)
+        assert [o.center.tolist() for o in sc.objects[:len(base.objects)]] == [o.center.tolist() for o in base.objects]
+        extra = sc.objects[len(base.objects):]
+        hands += len(sc.hands)
+        got += len(extra)
+        cones = np.concatenate([hand_cones(h)[0] for h in sc.hands]) if sc.hands else np.zeros((0, 8))
+        for o in extra:
+            assert o.instance == OBJECT_INSTANCE and o.kind in ("cylinder", "mug", "box", "sphere")
+            g = torch.Generator().manual_seed(i)
+            box = float(np.max(o.size)) * 1.3
+            p = o.center + (torch.rand(4000, 3, generator=g).numpy() * 2 - 1) * box
+            inside = p[GraspObject(o.kind, o.center, o.R, o.size).sdf(p) < 0]
+            assert len(inside) > 50
+            assert (_skin_sdf(cones, inside) > 0).all()  # no skin inside the item
+            assert float(inside[:, 2].max()) <= o.center[2] + depth_extent(o) + 1e-6  # the extent bounds it
+            near = [float((hand_cones(h)[3][:, 2] - hand_cones(h)[2].joint_radius).min()) for h in sc.hands]
+            assert o.center[2] + depth_extent(o) < max(near)  # in front of its hand's nearest skin
+    assert hands >= 30 and got >= 0.7 * hands
+
+
+def test_front_objects_hide_the_hands_joints():
+    """On directly rendered crops the front object hides most of the hand: far fewer seen joints (40 frames
+    at 320×240: median 10 → 2, hands with ≤ 6 seen 0.37 → 0.84), and DataConfig.front_object reaches the scene."""
+    from kpfusion_ros.training.data import DataConfig, render_training_crops
+
+    assert DataConfig(front_object=0.3).synthetic().scene.p_front_object == 0.3
+    assert DataConfig().synthetic() == SyntheticConfig(width=640, height=480)  # the stream of before
+    cc = CropConfig(num_points=64)
+    seen = {}
+    for p in (0.0, 1.0):
+        syn = SyntheticConfig(width=W, height=H, scene=SceneConfig(p_front_object=p))
+        seen[p] = render_training_crops(21, range(12), syn, cc, augment=False)["seen"].numpy().astype(int)
+    assert len(seen[0.0]) == len(seen[1.0]) >= 12  # the same hands
+    assert np.median(seen[0.0]) - np.median(seen[1.0]) >= 4
+    assert (seen[1.0] <= 6).mean() >= 0.6 > (seen[0.0] <= 6).mean()

@@ -199,7 +199,7 @@ def test_hidden_weight_trains_on_rendered_crops_and_is_refused_elsewhere(tmp_pat
                  progress=False)
     tr.fit()
     assert tr.step == 1 and math.isfinite(tr.history[-1]["total"])
-    both = dataclasses.replace(data, min_sensed=0.2)  # and unsensed hands left out
+    both = dataclasses.replace(data, min_sensed=0.2, front_object=0.5)  # unsensed hands out, items in front
     tr = Trainer(TrainConfig(preset="lite", overrides=TINY, data=both, steps=1, log_every=1), str(tmp_path / "c"),
                  progress=False)
     tr.fit()
@@ -207,6 +207,7 @@ def test_hidden_weight_trains_on_rendered_crops_and_is_refused_elsewhere(tmp_pat
     for bad, msg in ((dataclasses.replace(data, render="frames"), "rendered crops"),
                      (dataclasses.replace(DATA, hidden_weight=-1.0), "must be > 0"),
                      (dataclasses.replace(DATA, min_sensed=0.2, render="frames"), "min_sensed applies"),
-                     (dataclasses.replace(DATA, min_sensed=1.5), r"min_sensed must be in \[0, 1\]")):
+                     (dataclasses.replace(DATA, min_sensed=1.5), r"min_sensed must be in \[0, 1\]"),
+                     (dataclasses.replace(DATA, front_object=-0.1), r"front_object must be in \[0, 1\]")):
         with pytest.raises(ValueError, match=msg):
             Trainer(TrainConfig(preset="lite", overrides=TINY, data=bad, steps=1), str(tmp_path / "b"), progress=False)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-sensed", type=float, default=DataConfig.min_sensed,
                    help="rendered crops: never draw a hand whose visible pixels got a sensor depth at a share below "
                         "this (0 = every hand; e.g. 0.2 leaves out hands nearer than the sensor's range)")
+    p.add_argument("--front-object", type=float, default=DataConfig.front_object,
+                   help="synthetic data: per hand, the probability of a hand-held object (bottle, can, cup, mug, box, "
+                        "fruit) just in front of it, hiding part of it (0 = none, the stream of before)")
     p.add_argument("--threads", type=int, default=0, help="torch threads for the optimiser process (0 = torch's default)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format for the image branches")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="forward-pass autocast")
@@ -106,7 +109,8 @@ def main(argv=None) -> int:
                         frames_per_step=args.frames_per_step, pool=args.pool, refresh=args.refresh,
                         augment=not args.no_augment, workers=args.workers, rgb_drop=args.rgb_drop,
                         com_shift_mm=args.com_shift_mm, hidden_weight=args.hidden_weight,
-                        hidden_max_seen=args.hidden_max_seen, min_sensed=args.min_sensed),
+                        hidden_max_seen=args.hidden_max_seen, min_sensed=args.min_sensed,
+                        front_object=args.front_object),
         steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, time_budget_s=args.time_budget,
         **({} if args.lr_decay_at is None else {"lr_decay_at": args.lr_decay_at}),
         device=args.device, precision=args.precision, channels_last=args.channels_last, init_seed=args.init_seed,

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data.synthetic import SyntheticConfig, render_batch
+from ..data.synthetic import SceneConfig, SyntheticConfig, render_batch
 from ..preprocessing import (CUBE_MM, CropBatch, CropConfig, crop_hands, foreground_points_mask, labels_from_joints,
                              lift_pixels, sample_indices, seen_joints)
 from ..preprocessing.labels import HIDDEN_MAX_SEEN
@@ -61,9 +61,15 @@ class DataConfig:
     #: 0.25–0.6 m away): such a crop has no pose in it for a depth network, only a guess to learn
     #: (docs/results/seen_joints_2026-12-04/).
     min_sensed: float = 0.0
+    #: synthetic: per hand, the probability of a hand-held object just in front of it, between it and the camera
+    #: (``SceneConfig.p_front_object``; 0 = none, the stream of before). Real grasps are often seen from behind
+    #: what the hand holds (F-PHAB's bottle); the rendered stream's hidden hands mostly hide behind themselves
+    #: (docs/results/seen_joints_2026-12-04/).
+    front_object: float = 0.0
 
     def synthetic(self) -> SyntheticConfig:
-        return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
+        return SyntheticConfig(width=self.width, height=self.height, clean=self.clean,
+                               scene=SceneConfig(p_front_object=self.front_object))
 
 
 @dataclass

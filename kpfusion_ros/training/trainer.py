@@ -121,6 +121,10 @@ class Trainer:
             raise ValueError("min_sensed applies to rendered crops (render 'crops', synthetic data) only")
         if not 0.0 <= cfg.data.min_sensed <= 1.0:
             raise ValueError(f"min_sensed must be in [0, 1], got {cfg.data.min_sensed}")
+        if cfg.data.front_object != 0.0 and dataset is not None:
+            raise ValueError("front_object applies to synthetic data only (a dataset's frames are not rendered)")
+        if not 0.0 <= cfg.data.front_object <= 1.0:
+            raise ValueError(f"front_object must be in [0, 1], got {cfg.data.front_object}")
         if dataset is not None:
             self.stream = DatasetCropStream(dataset, cfg.data, self.crop_cfg, self.device)
         elif cfg.data.render == "crops":

@@ -3,7 +3,11 @@ on rendered sequences (mixed sensors) and, with a local copy, on the F-PHAB samp
 
     python -P docs/results/seen_joints_2026-12-04/error_by_seen.py syn 401,402,403,404,405,406 60
     python -P docs/results/seen_joints_2026-12-04/error_by_seen.py fphab ~/.cache/kpfusion_ros/data/fphab
+    python -P docs/results/seen_joints_2026-12-04/error_by_seen.py front 2026 120
     MODEL=weights.pt python -P ...   # other weights than the shipped ones
+
+``front SEED N``: N independent rendered frames (seed SEED, 320×240, mixed sensors) in which every hand may hold an
+item up in front of itself (SceneConfig.p_front_object = 1; session 32), every frame used.
 
 On rendered frames it also splits the hands by the share of their visible pixels that have a sensor depth
 (preprocessing.sensed_share; session 31): below 0.2 the sensor did not see the hand (e.g. an Azure Kinect nearer
@@ -24,6 +28,11 @@ from kpfusion_ros.preprocessing import sensed_share
 if sys.argv[1] == "fphab":
     from kpfusion_ros.data.fphab import FPHAB
     reader, step = FPHAB(sys.argv[2]), 1
+elif sys.argv[1] == "front":
+    from kpfusion_ros.data.synthetic import SceneConfig, SyntheticConfig, render_batch
+    reader = render_batch(int(sys.argv[2]), range(int(sys.argv[3])), SyntheticConfig(
+        width=320, height=240, scene=SceneConfig(p_front_object=1.0))).frames()
+    step = 1
 else:
     from kpfusion_ros.data.synthetic import SyntheticConfig, SyntheticSequences
     reader = SyntheticSequences([int(s) for s in sys.argv[2].split(",")], num_frames=int(sys.argv[3]),

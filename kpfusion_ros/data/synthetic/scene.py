@@ -59,6 +59,11 @@ class SceneConfig:
     ego_hand_z_mm: tuple[float, float] = (250.0, 600.0)
     table_hand_z_mm: tuple[float, float] = (400.0, 1200.0)
     table_items: tuple[int, int] = (3, 10)  # objects standing on the table (ego, table-top)
+    #: Per hand, any view: a household object (bottle, can, cup, mug, box, …, real sizes) just in front of the
+    #: hand, between it and the camera, over part of it: a hand holding something up, seen from behind what it
+    #: holds (F-PHAB's bottle). 0 = none, and the stream of before (no draw is made). Frames of
+    #: :func:`sample_scene` only (training crops, evaluation frames); sequences do not draw it.
+    p_front_object: float = 0.0
 
 
 @dataclass
@@ -460,6 +465,75 @@ def _sample_table(gen, width, height, cam, cfg, sides):
     return hands, objects, Background(planes, items, _light(gen))
 
 
+FRONT_GAP_MM = (5.0, 40.0)  # the front object's back lies this far in front of the hand's nearest skin
+FRONT_AIM_MM = 60.0  # its centre is on the ray through the palm centre moved across by up to this much
+
+
+def front_item(gen, up: np.ndarray) -> Solid:
+    """A hand-held household object (bottle, can, cup, mug, box, fruit; real sizes) standing along ``up``."""
+    kind = ("bottle", "can", "cup", "mug", "box", "fruit")[choice(gen, (0.25, 0.15, 0.15, 0.15, 0.2, 0.1))]
+    R = hm.frame_from(up, normal(gen, 3))  # column 1 = up
+    tex = texture(gen, (0.0, 0.6), (0.01, 0.25), (0.5, 12.0))
+    col, c = random_color(gen), np.zeros(3)
+    if kind == "bottle":
+        return Solid("cylinder", c, R, np.array([uniform(gen, 25.0, 45.0), uniform(gen, 60.0, 120.0), 0.0]), col, tex)
+    if kind == "can":
+        return Solid("cylinder", c, R, np.array([uniform(gen, 26.0, 34.0), uniform(gen, 45.0, 65.0), 0.0]), col, tex)
+    if kind == "cup":
+        return Solid("cylinder", c, R, np.array([uniform(gen, 30.0, 45.0), uniform(gen, 40.0, 60.0), 0.0]), col, tex)
+    if kind == "mug":
+        return Solid("mug", c, R, np.array([uniform(gen, 36.0, 45.0), uniform(gen, 42.0, 55.0), 0.0]), col, tex)
+    if kind == "box":
+        e = np.array([uniform(gen, 25.0, 70.0), uniform(gen, 30.0, 90.0), uniform(gen, 15.0, 50.0)])
+        return Solid("box", c, R, e, col, tex)
+    return Solid("sphere", c, R, np.array([uniform(gen, 30.0, 48.0), 0.0, 0.0]), col, tex)
+
+
+def depth_extent(o: Solid) -> float:
+    """Half the solid's extent along the camera's z axis (mm; a mug's handle counted as a wider body)."""
+    if o.kind == "sphere":
+        return float(o.size[0])
+    if o.kind == "box":
+        return float(np.abs(o.R[2]) @ o.size)
+    az = abs(float(o.R[2, 1]))
+    r = o.size[0] * (1.8 if o.kind == "mug" else 1.0)
+    return float(o.size[1] * az + r * math.sqrt(max(0.0, 1.0 - az * az)))
+
+
+def _cuts_cones(o: Solid, cones: np.ndarray, samples: int = 9) -> bool:
+    """Whether the solid comes nearer than its radius to the axis of any round cone (a, b, ra, rb) at
+    ``samples`` points along it."""
+    t = np.linspace(0.0, 1.0, samples)[None, :, None]
+    p = cones[:, None, 0:3] * (1 - t) + cones[:, None, 3:6] * t
+    r = cones[:, None, 6] * (1 - t[..., 0]) + cones[:, None, 7] * t[..., 0]
+    return bool((GraspObject(o.kind, o.center, o.R, o.size).sdf(p) < r).any())
+
+
+def _front_objects(gen, cfg: SceneConfig, hands: list[HandState], objects: list[Solid]) -> None:
+    """With ``cfg.p_front_object`` per hand, a :func:`front_item` held up in front of it (``OBJECT_INSTANCE``).
+
+    The item's axis is near the image's up (−y), tilted at random. Its centre is on the ray through the palm
+    centre, moved across by up to ``FRONT_AIM_MM``, at a depth where its back lies ``FRONT_GAP_MM`` in front of
+    the hand's nearest skin point (the joints' spheres; the skin between joints lies within their hull): it hides
+    the hand, it does not cut it. It is dropped when it would cut the forearm or any other hand's cones, or lie
+    nearer than 150 mm to the camera."""
+    all_cones = [hand_cones(h) for h in hands]
+    for h, (_, _, geo, J) in zip(hands, all_cones):
+        if uniform(gen, 0, 1) >= cfg.p_front_object:
+            continue
+        item = front_item(gen, normalize(np.array([0.0, -1.0, 0.0]) + normal(gen, 3) * 0.35))
+        near = float((J[:, 2] - geo.joint_radius).min())
+        aim = _palm_centre(h) + np.concatenate([uniform(gen, -FRONT_AIM_MM, FRONT_AIM_MM, 2), [0.0]])
+        z = near - uniform(gen, *FRONT_GAP_MM) - depth_extent(item)
+        if z < 150.0:
+            continue
+        item.center = aim * (z / aim[2])
+        item.instance = OBJECT_INSTANCE
+        if any(_cuts_cones(item, c[0]) for c in all_cones):
+            continue
+        objects.append(item)
+
+
 def sample_scene(gen: torch.Generator, width: int, height: int, cfg: SceneConfig,
                  sensor: str | SensorModel, cam: np.ndarray | None = None) -> SceneSpec:
     """One random frame: camera, view, 0–2 hands (grasps, nearby objects), background, sensor."""
@@ -468,7 +542,10 @@ def sample_scene(gen: torch.Generator, width: int, height: int, cfg: SceneConfig
     view = VIEWS[choice(gen, cfg.views)]
     fn = {"free": _sample_free, "ego": _sample_ego, "table": _sample_table}[view]
     hands, objects, bg = fn(gen, width, height, cam, cfg, sides)
-    return SceneSpec(width, height, cam, hands, objects, bg, sample_sensor_params(gen, sensor), view)
+    sensor_params = sample_sensor_params(gen, sensor)
+    if cfg.p_front_object > 0:  # drawn last: the rest of the scene is the one drawn without
+        _front_objects(gen, cfg, hands, objects)
+    return SceneSpec(width, height, cam, hands, objects, bg, sensor_params, view)
 
 
 # --------------------------------------------------------------------------- primitives
