@@ -386,7 +386,8 @@ def test_front_object_hides_the_hand_without_cutting_it():
 
 def test_front_objects_hide_the_hands_joints():
     """On directly rendered crops the front object hides most of the hand: far fewer seen joints (40 frames
-    at 320×240: median 10 → 2, hands with ≤ 6 seen 0.37 → 0.84), and DataConfig.front_object reaches the scene."""
+    at 320×240: median 10 → 2, hands with ≤ 6 seen 0.37 → 0.77, docs/results/front_object_2026-12-04/), and
+    DataConfig.front_object reaches the scene."""
     from kpfusion_ros.training.data import DataConfig, render_training_crops
 
     assert DataConfig(front_object=0.3).synthetic().scene.p_front_object == 0.3
