@@ -46,6 +46,22 @@ def test_both_protocols_run():
     assert L["matched"] + L["missed"] == L["gt_hands"] == g["final"]["count"]
 
 
+def test_evaluation_frames_can_hold_items_in_front_of_the_hands():
+    """EvalConfig.front_object reaches the rendered frames (0: the split of before); the same hands are scored."""
+    from kpfusion_ros.data.synthetic import SyntheticConfig, render_batch
+    from kpfusion_ros.data.synthetic.scene import OBJECT_INSTANCE
+
+    assert EvalConfig().synthetic() == SyntheticConfig(width=640, height=480)
+    plain, front = EvalConfig(width=160, height=120), EvalConfig(width=160, height=120, front_object=1.0)
+    assert front.synthetic().scene.p_front_object == 1.0
+    a = render_batch(plain.seed, range(4), plain.synthetic())
+    b = render_batch(front.seed, range(4), front.synthetic())
+    assert torch.equal(a.joints_mm, b.joints_mm)
+    cover = [(fa.instance != OBJECT_INSTANCE).sum() - (fb.instance != OBJECT_INSTANCE).sum()
+             for fa, fb in zip(a.frames(), b.frames())]
+    assert sum(int(c) > 0 for c in cover) >= 3  # the items cover pixels in most frames
+
+
 def test_localizer_protocol_refinement_recentres_on_the_predicted_joint_mean():
     """refine_iterations=1: the second pass crops at the first pass's predicted joint mean (camera mm)."""
     from kpfusion_ros.evaluation.evaluate import evaluate_localizer

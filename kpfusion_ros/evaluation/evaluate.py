@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..camera import CameraIntrinsics
-from ..data.synthetic import SyntheticConfig, render_batch
+from ..data.synthetic import SceneConfig, SyntheticConfig, render_batch
 from ..localization import HandLocalizer, LocalizerConfig
 from ..pipeline import PipelineConfig, pose_confidence
 from ..preprocessing import CUBE_MM, CropConfig, crop_hands, predictions_to_camera
@@ -59,9 +59,13 @@ class EvalConfig:
     #: ... for the poses at least this confident (the node's ``min_refine_confidence``)
     min_refine_confidence: float = TrackerConfig.min_refine_confidence
     dataset: object = None  # a reader (DexYCBJson, DexYCBToolkit, HO3D); None = synthetic frames
+    #: synthetic frames: per hand, the probability of a hand-held item in front of it (SceneConfig.p_front_object;
+    #: 0 = the evaluation split of before). 1 gives the hands hidden by what they hold, as on F-PHAB.
+    front_object: float = 0.0
 
     def synthetic(self) -> SyntheticConfig:
-        return SyntheticConfig(width=self.width, height=self.height, clean=self.clean)
+        return SyntheticConfig(width=self.width, height=self.height, clean=self.clean,
+                               scene=SceneConfig(p_front_object=self.front_object))
 
 
 def _collect(preds: dict, out, crops) -> str:

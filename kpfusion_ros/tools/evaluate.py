@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-iterations", type=int, default=0,
                    help="localizer protocol: re-crop at the predicted joint mean and run again N times "
                         "(as the node's refine_iterations; 0 here = one pass)")
+    p.add_argument("--front-object", type=float, default=0.0,
+                   help="synthetic frames: per hand, the probability of a hand-held item in front of it, hiding it "
+                        "(0 = the evaluation split; 1 = hands hidden by what they hold)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default="", help="write the full results here")
     p.add_argument("--md", default="", help="write the Markdown table here")
@@ -66,7 +69,8 @@ def main(argv=None) -> int:
     model, cfg = load_any(args.checkpoint, args.device)
     ecfg = EvalConfig(seed=EVAL_SEED if args.seed is None else args.seed, num_frames=args.frames, width=args.width,
                       height=args.height, batch_frames=args.batch_frames, device=args.device, match_mm=args.match_mm,
-                      cube_mm=args.cube, dataset=open_dataset(args), refine_iterations=args.refine_iterations)
+                      cube_mm=args.cube, dataset=open_dataset(args), refine_iterations=args.refine_iterations,
+                      front_object=args.front_object)
     res = evaluate_model(model, cfg, ecfg, tuple(args.protocols.split(",")), progress=not args.quiet)
     res["checkpoint"] = args.checkpoint
     md = markdown_table(res, cfg.arch)
