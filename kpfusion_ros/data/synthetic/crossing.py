@@ -38,7 +38,7 @@ import numpy as np
 
 from ...tracking import joint_mean
 from .hand_model import normal, uniform
-from .scene import HandState, Solid, hand_cones
+from .scene import HandState, Solid, cone_axis_spheres, hand_cones
 
 #: Generator stream of a sequence's crossing (the sequence's static content is 0x5E9, frames 1 + i).
 CROSS_STREAM = 0x5EA
@@ -54,11 +54,7 @@ def _smoothstep(x: float) -> float:
 
 def skin_spheres(h: HandState) -> tuple[np.ndarray, np.ndarray]:
     """Centres (N×3, camera mm) and radii (N) of spheres along the axes of a hand's round cones."""
-    cones = hand_cones(h)[0]
-    s = np.linspace(0.0, 1.0, _SAMPLES_PER_CONE)
-    a, b = cones[:, None, 0:3], cones[:, None, 3:6]
-    c = a + s[None, :, None] * (b - a)
-    r = cones[:, None, 6] + s[None, :] * (cones[:, None, 7] - cones[:, None, 6])
+    c, r = cone_axis_spheres(hand_cones(h)[0], _SAMPLES_PER_CONE)
     return c.reshape(-1, 3), r.reshape(-1)
 
 

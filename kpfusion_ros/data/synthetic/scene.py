@@ -500,12 +500,20 @@ def depth_extent(o: Solid) -> float:
     return float(o.size[1] * az + r * math.sqrt(max(0.0, 1.0 - az * az)))
 
 
+def cone_axis_spheres(cones: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (K×samples×3) and radii (K×samples) of spheres at ``samples`` evenly spaced points along the axes
+    of round cones (K×8: a, b, ra, rb), the radius interpolated between the ends."""
+    s = np.linspace(0.0, 1.0, samples)
+    a, b = cones[:, None, 0:3], cones[:, None, 3:6]
+    c = a + s[None, :, None] * (b - a)
+    r = cones[:, None, 6] + s[None, :] * (cones[:, None, 7] - cones[:, None, 6])
+    return c, r
+
+
 def _cuts_cones(o: Solid, cones: np.ndarray, samples: int = 9) -> bool:
     """Whether the solid comes nearer than its radius to the axis of any round cone (a, b, ra, rb) at
     ``samples`` points along it."""
-    t = np.linspace(0.0, 1.0, samples)[None, :, None]
-    p = cones[:, None, 0:3] * (1 - t) + cones[:, None, 3:6] * t
-    r = cones[:, None, 6] * (1 - t[..., 0]) + cones[:, None, 7] * t[..., 0]
+    p, r = cone_axis_spheres(cones, samples)
     return bool((GraspObject(o.kind, o.center, o.R, o.size).sdf(p) < r).any())
 
 
