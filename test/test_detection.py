@@ -324,3 +324,64 @@ def test_train_verifier_cli_mixes_seeds_and_keeps_every_epoch(tmp_path):
     w1, w2 = load_verifier(str(e1))[0].state_dict(), load_verifier(str(e2))[0].state_dict()
     assert any(not torch.equal(w1[k], w2[k]) for k in w1)  # two different epochs' weights
     assert all(torch.equal(w2[k], v) for k, v in load_verifier(str(ck))[0].state_dict().items())
+
+
+def test_near_negatives_lie_beside_the_hand_on_the_surface():
+    """SampleConfig.near_per_hand: per GT hand, surface points 150-500 mm from its joint mean and not on it; with
+    0 (the default, up to verifier v5) the samples are the ones drawn before, which stay the prefix with it."""
+    from kpfusion_ros.detection.training import SampleConfig, frame_samples
+
+    H, W = 240, 320
+    cam = np.array(CAM)
+    depth = np.full((H, W), 900, np.uint16)  # a wall at 0.9 m
+    inst = np.full((H, W), -1, np.int8)
+    depth[100:140, 140:180] = 500  # the hand at 0.5 m, its instance 0
+    inst[100:140, 140:180] = 0
+    depth[:, :10] = 0  # no depth here
+    centre = np.array([[0.0, 0.0, 520.0]])
+    fr = {"depth": depth, "instance": inst, "cam": cam, "centre_mm": centre}
+    props = np.zeros((0, 3))
+    base = frame_samples(fr, props, np.random.default_rng(3), SampleConfig())
+    sc = SampleConfig(near_per_hand=40)
+    got = frame_samples(fr, props, np.random.default_rng(3), sc)
+    assert got.shape == (len(base) + 40, 3) and np.array_equal(got[:len(base)], base)
+    near = got[len(base):]
+    d = np.linalg.norm(near - centre, axis=1)
+    assert (d >= 150.0).all() and (d <= 500.0).all()
+    u = np.round(near[:, 0] * CAM[0] / near[:, 2] + CAM[2]).astype(int)
+    v = np.round(near[:, 1] * CAM[1] / near[:, 2] + CAM[3]).astype(int)
+    assert (depth[v, u] > 0).all() and (inst[v, u] != 0).all()  # on a surface with depth, not on the hand
+    assert np.allclose(near[:, 2], depth[v, u] + sc.surface_mm, atol=1e-6)
+    assert len(frame_samples({**fr, "centre_mm": np.zeros((0, 3))}, props, np.random.default_rng(3), sc)) > 0
+
+
+def test_verifier_fine_tune_starts_from_the_given_weights(tmp_path):
+    """TrainConfig.init_weights: training starts from that file's weights (with a learning rate of 0 its
+    parameters are what comes out); a file of another architecture is refused; kpfusion-train-verifier --render-only renders
+    the shards and trains nothing."""
+    from kpfusion_ros.detection.training import TrainConfig, train
+    from kpfusion_ros.detection.training_data import load_shards, shard_path, write_shards
+    from kpfusion_ros.tools import train_verifier
+
+    frames = load_shards(write_shards(tmp_path / "shards", seed=5, shards=[0], progress=False))[:4]
+    torch.manual_seed(11)
+    start = HandVerifier(VerifierSpec())
+    path = tmp_path / "start.pt"
+    save_verifier(start, path, half=False)
+    base = replace(TrainConfig(), epochs=1, frames_per_step=4, lr=0.0, seed=2,
+                   samples=replace(TrainConfig().samples, blob_bank=4, near_per_hand=2))
+    model, _ = train(frames, replace(base, init_weights=str(path)), progress=False, log=lambda *a: None)
+    params = dict(model.named_parameters())  # (batch norm's running statistics move even at lr 0)
+    assert all(torch.equal(v, params[k]) for k, v in load_verifier(str(path))[0].named_parameters())
+    scratch = dict(train(frames, base, progress=False, log=lambda *a: None)[0].named_parameters())
+    assert any(not torch.equal(v, scratch[k]) for k, v in start.named_parameters())
+    wide = replace(base, spec=VerifierSpec(context_scale=3.0, in_channels=4), init_weights=str(path))
+    with pytest.raises(ValueError, match="spec"):
+        train(frames, wide, progress=False, log=lambda *a: None)
+    out = tmp_path / "never.pt"
+    assert train_verifier.main(["--data-dir", str(tmp_path / "d"), "--seed", "5", "--shards", "1", "--val-shards", "0",
+                                "--render-only", "--out", str(out), "--quiet"]) == 0
+    assert shard_path(tmp_path / "d", 5, 0).is_file() and not out.exists()
+    with pytest.raises(SystemExit, match="no such file"):
+        train_verifier.main(["--data-dir", str(tmp_path / "d"), "--seed", "5", "--shards", "1", "--val-shards", "0",
+                             "--init-weights", str(tmp_path / "missing.pt"), "--out", str(out), "--quiet"])

@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "0: none, as up to verifier v4)")
     p.add_argument("--blob-bank", type=int, default=None,
                    help="smooth blobs ray-cast once per run to draw them from (default: SampleConfig's)")
+    p.add_argument("--near-negatives", type=int, default=None, metavar="N",
+                   help="per GT hand, N surface points 150-500 mm from it (not on it) as samples: what a hand reaches "
+                        "past (default: SampleConfig's, 0)")
+    p.add_argument("--init-weights", default=None, metavar="VERIFIER.pt",
+                   help="fine-tune: start from these verifier weights (same architecture) instead of from scratch")
+    p.add_argument("--render-only", action="store_true",
+                   help="render the missing shards and stop (e.g. one process per seed, before training)")
     p.add_argument("--time-budget-min", type=float, default=None,
                    help="stop training after this many minutes (the weights of the last step are kept)")
     p.add_argument("--checkpoint", default=None,
@@ -102,6 +109,9 @@ def main(argv=None) -> int:
     vpaths = write_shards(root, args.val_seed, range(args.val_shards), progress=not args.quiet) \
         if args.val_shards > 0 else []
     render_min = (time.time() - t0) / 60
+    if args.render_only:
+        print(f"kpfusion-train-verifier: {len(paths) + len(vpaths)} shards under {root} ({render_min:.1f} min)")
+        return 0
     frames = load_shards(paths)
     val = load_shards(vpaths) if vpaths else None
     spec = TrainConfig().spec
@@ -112,8 +122,15 @@ def main(argv=None) -> int:
         samples = replace(samples, blob_negatives=args.blob_negatives)
     if args.blob_bank is not None:
         samples = replace(samples, blob_bank=args.blob_bank)
+    if args.near_negatives is not None:
+        if args.near_negatives < 0:
+            raise SystemExit(f"kpfusion-train-verifier: --near-negatives must be >= 0, got {args.near_negatives}")
+        samples = replace(samples, near_per_hand=args.near_negatives)
+    if args.init_weights and not Path(args.init_weights).expanduser().is_file():
+        raise SystemExit(f"kpfusion-train-verifier: --init-weights {args.init_weights}: no such file")
     cfg = replace(TrainConfig(), epochs=args.epochs, frames_per_step=args.frames_per_step, lr=args.lr,
-                  seed=args.train_seed, time_budget_min=args.time_budget_min, spec=spec, samples=samples)
+                  seed=args.train_seed, time_budget_min=args.time_budget_min, spec=spec, samples=samples,
+                  init_weights=str(Path(args.init_weights).expanduser()) if args.init_weights else None)
     lcfg = LocalizerConfig()
     ckpt = Path(args.checkpoint).expanduser() if args.checkpoint else root / "checkpoint.pt"
 
