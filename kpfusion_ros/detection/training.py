@@ -146,9 +146,10 @@ def frame_samples(frame: dict, proposals: np.ndarray, rng: np.random.Generator, 
     if sc.near_per_hand > 0 and len(g):
         vv, uu = np.nonzero(valid)
         pts = _pixels_to_points(vv, uu, depth, cam, sc.surface_mm)
+        owner = inst[vv, uu]
         for h in range(len(g)):
             d = np.linalg.norm(pts - g[h], axis=1)
-            ok = np.nonzero((d >= sc.near_mm[0]) & (d <= sc.near_mm[1]) & (inst[vv, uu] != h))[0]
+            ok = np.nonzero((d >= sc.near_mm[0]) & (d <= sc.near_mm[1]) & (owner != h))[0]
             if len(ok):
                 out.append(pts[ok[rng.integers(0, len(ok), sc.near_per_hand)]])
     return np.concatenate(out).astype(np.float64)

@@ -93,6 +93,11 @@ def parse_also(items) -> list[tuple[int, int]]:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     also = parse_also(args.also)
+    # argument errors before any shard is rendered
+    if args.near_negatives is not None and args.near_negatives < 0:
+        raise SystemExit(f"kpfusion-train-verifier: --near-negatives must be >= 0, got {args.near_negatives}")
+    if args.init_weights and not Path(args.init_weights).expanduser().is_file():
+        raise SystemExit(f"kpfusion-train-verifier: --init-weights {args.init_weights}: no such file")
     import torch
 
     torch.set_num_threads(max(1, args.threads))
@@ -123,11 +128,7 @@ def main(argv=None) -> int:
     if args.blob_bank is not None:
         samples = replace(samples, blob_bank=args.blob_bank)
     if args.near_negatives is not None:
-        if args.near_negatives < 0:
-            raise SystemExit(f"kpfusion-train-verifier: --near-negatives must be >= 0, got {args.near_negatives}")
         samples = replace(samples, near_per_hand=args.near_negatives)
-    if args.init_weights and not Path(args.init_weights).expanduser().is_file():
-        raise SystemExit(f"kpfusion-train-verifier: --init-weights {args.init_weights}: no such file")
     cfg = replace(TrainConfig(), epochs=args.epochs, frames_per_step=args.frames_per_step, lr=args.lr,
                   seed=args.train_seed, time_budget_min=args.time_budget_min, spec=spec, samples=samples,
                   init_weights=str(Path(args.init_weights).expanduser()) if args.init_weights else None)
